@@ -1,0 +1,1 @@
+"""deduplicator: routes repeated articles aside so that they never reach the NLP."""

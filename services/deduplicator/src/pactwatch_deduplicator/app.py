@@ -1,0 +1,23 @@
+"""Wiring of the deduplicator: settings, broker, claims in Redis, FastStream app."""
+
+from faststream.asgi import AsgiFastStream
+from pactwatch.contracts import GROUP_DEDUPLICATOR
+from pactwatch.service import build_worker_app, make_broker
+from pactwatch.streams import connect
+
+from pactwatch_deduplicator.claims import RedisClaims
+from pactwatch_deduplicator.handlers import build_router
+from pactwatch_deduplicator.settings import DeduplicatorSettings
+
+settings = DeduplicatorSettings()
+
+
+def create_app() -> AsgiFastStream:
+    broker = make_broker(settings)
+    redis = connect(settings.redis_url)
+    claims = RedisClaims(redis, prefix=settings.key_prefix, ttl_s=int(settings.window_days * 86400))
+    broker.include_router(build_router(settings, redis, claims))
+    return build_worker_app(GROUP_DEDUPLICATOR, broker, redis)
+
+
+app = create_app()

@@ -1,0 +1,62 @@
+"""The deduplicator's subscriber: a batch of ingested articles in, unique or duplicate out."""
+
+from __future__ import annotations
+
+import structlog
+from faststream.redis import RedisRouter
+from pactwatch.contracts import (
+    ARTICLES_DUPLICATES,
+    ARTICLES_INGESTED,
+    ARTICLES_UNIQUE,
+    GROUP_DEDUPLICATOR,
+    ArticleDeduplicated,
+    ArticleIngested,
+    DuplicateDetected,
+)
+from pactwatch.streams import batch_sub, publish_all
+from redis.asyncio import Redis
+
+from pactwatch_deduplicator.judging import ClaimStore, judge_exact
+from pactwatch_deduplicator.settings import DeduplicatorSettings
+
+log = structlog.get_logger()
+
+
+def build_router(settings: DeduplicatorSettings, redis: Redis, claims: ClaimStore) -> RedisRouter:
+    router = RedisRouter()
+    unique = router.publisher(
+        stream=ARTICLES_UNIQUE, description="Articles seen for the first time."
+    )
+    duplicates = router.publisher(
+        stream=ARTICLES_DUPLICATES, description="Repeats, linked to the first."
+    )
+
+    @router.subscriber(stream=batch_sub(ARTICLES_INGESTED, GROUP_DEDUPLICATOR, settings))
+    async def on_article_ingested(batch: list[ArticleIngested]) -> None:
+        verdicts = await judge_exact(claims, [(m.article, m.ingested_at) for m in batch])
+        fresh, repeats = [], []
+        for message, verdict in zip(batch, verdicts, strict=True):
+            if verdict.duplicate_of is None:
+                fresh.append(
+                    ArticleDeduplicated(article=message.article, ingested_at=message.ingested_at)
+                )
+            else:
+                repeats.append(
+                    DuplicateDetected(
+                        article=message.article,
+                        ingested_at=message.ingested_at,
+                        duplicate_of=verdict.duplicate_of,
+                        method=verdict.method or "text",
+                        similarity=verdict.similarity,
+                    )
+                )
+                log.info(
+                    "article.duplicate",
+                    article_id=message.article.id,
+                    duplicate_of=verdict.duplicate_of,
+                    method=verdict.method,
+                )
+        await publish_all(redis, unique, fresh)
+        await publish_all(redis, duplicates, repeats)
+
+    return router

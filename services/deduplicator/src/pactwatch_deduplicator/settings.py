@@ -1,0 +1,13 @@
+"""deduplicator's settings (environment variables, PACTWATCH_ prefix)."""
+
+from pactwatch.settings import ServiceSettings
+from pydantic import Field
+
+
+class DeduplicatorSettings(ServiceSettings):
+    """How long an article is remembered, and where."""
+
+    window_days: float = Field(
+        default=30, gt=0, description="An article is remembered this long; older claims expire."
+    )
+    key_prefix: str = Field(default="pactwatch:dedup:", description="Prefix of the claim keys.")

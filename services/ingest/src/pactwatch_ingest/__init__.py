@@ -1,0 +1,1 @@
+"""ingest: accepts articles and publishes them to ``articles.ingested``."""

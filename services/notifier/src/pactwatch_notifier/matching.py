@@ -1,0 +1,118 @@
+"""When two reports describe the same agreement. Pure functions.
+
+Reports of one document differ: one outlet gives the title, another only the subject; one
+gives the date, another does not; "memorandum of alliance" and "Declaration on Allied
+Relations" name one document. Two records of the same pair are the same agreement when their
+dates do not conflict and their titles share a stem (or, lacking a subject, their kinds agree).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Words that say what kind of document it is or that any title may carry: they identify
+# nothing. A title made only of these is "no subject".
+_GENERIC = frozenset(
+    """
+    a an the of on in for and or to with between by from at its their into over under
+    about agreement agreements memorandum memoranda memorandums understanding mou mous
+    treaty treaties declaration declarations joint statement protocol protocols accord
+    accords charter roadmap road map action plan programme program executive convention
+    letter intent deal deals pact pacts document documents instrument instruments
+    cooperation co operation collaboration bilateral framework field fields area areas
+    sphere spheres sector sectors mutual comprehensive strategic partnership new two
+    countries nations sides government governments ministry republic state states kingdom
+    federation people peoples
+    """.split()
+)
+_MIN_STEM = 4
+
+
+def title_stems(title: str) -> frozenset[str]:
+    """The distinctive words of a title, reduced to crude stems (case and accents folded)."""
+    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
+    words = re.findall(r"[a-z]+", folded)
+    return frozenset(_stem(w) for w in words if w not in _GENERIC and len(w) > 2)
+
+
+def _stem(word: str) -> str:
+    for suffix in (
+        "ations",
+        "ation",
+        "ments",
+        "ment",
+        "ances",
+        "ance",
+        "ied",
+        "ies",
+        "ing",
+        "es",
+        "ed",
+        "s",
+    ):
+        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
+            return word[: -len(suffix)]
+    return word
+
+
+def _stems_meet(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Some stem of ``a`` and some stem of ``b`` share a prefix of at least four letters
+    covering most of the shorter word ("alli-ance" / "alli-ed", "defen-ce" / "defen-se")."""
+    for x in a:
+        for y in b:
+            n = 0
+            for cx, cy in zip(x, y, strict=False):
+                if cx != cy:
+                    break
+                n += 1
+            if n >= _MIN_STEM and n >= 0.6 * min(len(x), len(y)):
+                return True
+    return False
+
+
+def dates_compatible(a: str | None, b: str | None) -> bool:
+    """Missing dates never conflict; a year agrees with any date in it; days may differ by 1."""
+    if not a or not b:
+        return True
+    if len(a) == 4 or len(b) == 4:
+        return a[:4] == b[:4]
+    if a == b:
+        return True
+    from datetime import date
+
+    try:
+        return abs((date.fromisoformat(a) - date.fromisoformat(b)).days) <= 1
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the registry keeps of an agreement to recognise later reports of it."""
+
+    key: str
+    kind: str
+    title: str
+    signed_on: str | None
+
+
+def same_agreement(known: Known, kind: str, title: str, signed_on: str | None) -> bool:
+    """Whether a record (same party pair) reports the agreement ``known``."""
+    if not dates_compatible(known.signed_on, signed_on):
+        return False
+    a, b = title_stems(known.title), title_stems(title)
+    if a and b:
+        return _stems_meet(a, b)
+    # one of them names no subject: only the kind can tell, and the date must pin it down
+    return known.kind == kind and bool(known.signed_on and signed_on)
+
+
+def agreement_key(parties: tuple[str, ...], kind: str, title: str, signed_on: str | None) -> str:
+    """The canonical key of a new agreement: pair, date, kind and a digest of the title stems."""
+    stems = " ".join(sorted(title_stems(title))) or kind
+    slug = "-".join(sorted(title_stems(title)))[:40].strip("-") or kind
+    digest = hashlib.blake2b(f"{kind}|{stems}".encode(), digest_size=4).hexdigest()
+    return f"{'-'.join(parties)}:{signed_on or 'undated'}:{slug}:{digest}"

@@ -1,0 +1,1 @@
+"""pactwatch's shared library: what every service needs to speak to the others."""

@@ -1,0 +1,101 @@
+"""What the HTTP services (ingest, indexer) share: health endpoints, JSON errors, serving."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import anyio
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import ORJSONResponse
+from pydantic import BaseModel
+from redis.asyncio import Redis
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from pactwatch.logs import configure_logging
+from pactwatch.settings import ServiceSettings
+
+ReadinessCheck = Callable[[], Awaitable[str | None]]
+"""Returns None when ready, else the reason it is not."""
+
+
+def add_health_routes(
+    app: FastAPI, redis: Redis, checks: Sequence[tuple[str, ReadinessCheck]] = ()
+) -> None:
+    """``/healthz``: the process answers. ``/readyz``: Redis (and each check) answers too."""
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> ORJSONResponse:
+        reasons: dict[str, str] = {}
+        try:
+            with anyio.fail_after(2):
+                await redis.ping()
+        except Exception as exc:
+            reasons["redis"] = type(exc).__name__
+        for name, check in checks:
+            try:
+                with anyio.fail_after(2):
+                    why = await check()
+            except Exception as exc:
+                why = type(exc).__name__
+            if why:
+                reasons[name] = why
+        if reasons:
+            return ORJSONResponse({"status": "unready", "reasons": reasons}, status_code=503)
+        return ORJSONResponse({"status": "ready"})
+
+
+def json_errors(app: FastAPI) -> None:
+    """Every error is JSON with a message a person can act on: ``{"error": ..., "detail": ...}``."""
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+        return ORJSONResponse(
+            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
+        ]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return ORJSONResponse({"error": summary, "detail": errors}, status_code=422)
+
+
+def with_extra_schemas(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
+    """Add component schemas for models that routes reference but do not declare."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = get_openapi(title=app.title, version=app.version, routes=app.routes)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in models:
+            components[model.__name__] = model.model_json_schema(
+                ref_template="#/components/schemas/{model}"
+            )
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+
+
+def serve(service: str, settings: ServiceSettings, factory: Callable[[], FastAPI]) -> None:
+    """Configure logging and serve ``factory()`` with uvicorn until SIGTERM/SIGINT."""
+    configure_logging(service, settings.log_level, settings.log_format)
+    uvicorn.run(
+        factory(),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+    )

@@ -1,0 +1,87 @@
+"""How a worker service is assembled and run: a FastStream app with health endpoints.
+
+The workers (deduplicator, extractor, notifier) are AsgiFastStream apps served by uvicorn, so
+that each one answers ``/healthz`` and ``/readyz`` and shuts down gracefully on SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import anyio
+from faststream.asgi import AsgiFastStream, AsgiResponse, get
+from faststream.redis import RedisBroker
+from redis.asyncio import Redis
+
+from pactwatch.logs import configure_logging
+from pactwatch.settings import ServiceSettings
+from pactwatch.streams import ensure_groups
+
+Hook = Callable[[], Awaitable[None]]
+
+
+LOGGER = logging.getLogger("pactwatch.faststream")
+"""FastStream's own messages go through the structlog formatter like every other line."""
+
+
+def make_broker(settings: ServiceSettings) -> RedisBroker:
+    """The FastStream broker for ``settings.redis_url``."""
+    # per-message "Received"/"Processed" lines at DEBUG: no per-message logging on hot paths
+    return RedisBroker(settings.redis_url, logger=LOGGER, log_level=logging.DEBUG)
+
+
+def build_worker_app(
+    group: str,
+    broker: RedisBroker,
+    redis: Redis,
+    *,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+) -> AsgiFastStream:
+    """A worker app: consumer groups created at id 0 before reading, health endpoints."""
+
+    async def create_groups() -> None:
+        await ensure_groups(redis, group)
+
+    async def close_redis() -> None:
+        await redis.aclose()
+
+    @get(include_in_schema=False)
+    async def healthz(scope: Any) -> AsgiResponse:
+        return AsgiResponse(b'{"status":"ok"}', 200, headers={"content-type": "application/json"})
+
+    @get(include_in_schema=False)
+    async def readyz(scope: Any) -> AsgiResponse:
+        try:
+            with anyio.fail_after(2):
+                await redis.ping()
+        except Exception as exc:
+            body = f'{{"status":"unready","reason":"redis: {type(exc).__name__}"}}'
+            return AsgiResponse(body.encode(), 503, headers={"content-type": "application/json"})
+        return AsgiResponse(
+            b'{"status":"ready"}', 200, headers={"content-type": "application/json"}
+        )
+
+    return AsgiFastStream(
+        broker,
+        logger=LOGGER,
+        asgi_routes=[("/healthz", healthz), ("/readyz", readyz)],
+        on_startup=[create_groups, *on_startup],
+        on_shutdown=list(on_shutdown),
+        after_shutdown=[close_redis],
+    )
+
+
+def run_worker(service: str, settings: ServiceSettings, app: AsgiFastStream) -> None:
+    """Configure logging and serve ``app`` until SIGTERM/SIGINT."""
+    configure_logging(service, settings.log_level, settings.log_format)
+    options: dict[str, Any] = {
+        "host": settings.http_host,
+        "port": settings.http_port,
+        "timeout_graceful_shutdown": settings.shutdown_grace_s,
+        "log_config": None,
+        "access_log": "false",  # FastStream casts uvicorn options from strings
+    }
+    anyio.run(app.run, logging.getLevelName(settings.log_level.upper()), options)
