@@ -1,0 +1,41 @@
+"""``pactwatch``: the command line. Each command lives in its own module with ``register()``.
+
+A command module adds its sub-parser and sets ``handler`` (a function of the parsed
+arguments returning the exit code). Heavy imports (spaCy) happen inside handlers, so that
+``pactwatch --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+COMMAND_MODULES = (
+    "pactwatch_cli.running",  # run: the whole pipeline locally
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pactwatch",
+        description="Watch news streams for new bilateral agreements.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
