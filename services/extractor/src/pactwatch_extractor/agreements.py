@@ -1,0 +1,1350 @@
+"""Finding the agreements an article reports: general rules over spaCy's parse.
+
+The shape of the rules:
+
+1. A *mention* is a noun phrase headed by a document noun (agreement, memorandum, treaty,
+   declaration, protocol, roadmap...). Its kind comes from the noun, its title from the
+   capitalised name it belongs to or from its subject ("an agreement on military
+   cooperation" -> "military cooperation").
+2. A mention becomes a *record* when a predicate about it is found by walking the dependency
+   tree: a signing verb ("signed", "inked", "sealed", "put their names to", "the signing
+   of"), or a verb of planning, cancelling or referring back. The predicate's modality
+   (will, expected to), negation, its verb class and the date attached to it decide the
+   status: signed, planned, cancelled or past_reference.
+3. A package ("signed eight agreements", "a series of memoranda") is expanded into one record
+   per document the text describes, from lists in the same sentence, from the sentences that
+   follow it ("The accords cover A, B and C", "One MoU... The second..."), and from bulleted or
+   numbered lists. A package nobody describes stays one record.
+4. A definite mention ("the agreement", "the pact", "the document") that comes after a record
+   refers back to it: it adds a date, signatories and evidence instead of a new record.
+5. Parties come from the predicate's subject, its "with"/"between" phrases and the
+   signatories; "the two countries" and silent cases take the article's main pair (the two
+   countries the headline and lead are about).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from pactwatch.contracts import AgreementRecord, Evidence, Signatory
+from spacy.tokens import Doc, Span, Token
+
+from pactwatch_extractor import lexicon as lx
+from pactwatch_extractor.dates import Found, resolve
+from pactwatch_extractor.gazetteer import fold, gazetteer, is_ambiguous, non_state_pattern
+
+FRESH_DAYS = 7
+"""A signing dated more than this before the article is a reference to the past."""
+
+_ITEM_SPLIT_OXFORD = re.compile(r",\s*(?:and|as well as|plus)\s+|,\s+(?![^()]*\))")
+_BULLET = re.compile(r"^\s*(?:[-•*–—]|\d{1,2}[.)]|[a-z][.)])\s+")
+_COMPANY_CUES = re.compile(
+    r"\b(group|company|companies|corporation|corp|inc|ltd|plc|llc|holdings?|firm|"
+    r"enterprise|conglomerate|manufacturer|producer|operator|contractor|developer|lng|"
+    r"petroleum|oil|gas company|sovereign wealth funds?|investment fund|bank of|"
+    r"airlines?|telecom|motors|energy company|state-owned|national oil company)\b",
+    re.I,
+)
+
+
+@dataclass
+class Frame:
+    """What the whole article says that each sentence needs: its date and its main pair."""
+
+    reference: date
+    pair: tuple[str, ...]
+    codes: Counter[str]
+
+
+@dataclass
+class Draft:
+    """A record under construction."""
+
+    kind: str | None
+    title: str
+    parties: list[str | None]
+    counterparts: list[str]
+    status: str
+    signed_on: str | None
+    sentence: Span
+    named: bool
+    plural: bool = False
+    signatories: list[Signatory] = field(default_factory=list)
+    evidence: list[Span] = field(default_factory=list)
+    explicit_parties: bool = False
+    direct: bool = True
+    dated: bool = False
+    package: int | None = None
+    """Token index of the package's head noun, for a package and the items expanded from it."""
+    level: int = 0
+    """How an item was found: 0 one by one, 1 in the package's sentence, 2 in a following
+    sentence, 3 in a bulleted list."""
+    expected: int | None = None
+    """How many documents the package says it holds, when it says."""
+    vague: bool = False
+    """A package without a number ("a series of agreements")."""
+    np_text: str = ""
+    expanded: bool = False
+    head_index: int = -1
+
+
+# ----------------------------------------------------------------------------- mentions
+
+
+def doc_kind(token: Token) -> tuple[bool, str | None]:
+    """Whether ``token`` heads a document noun phrase, and its kind (None: from context)."""
+    low = token.lower_
+    if token.pos_ not in ("NOUN", "PROPN"):
+        return False, None
+    prev = token.nbor(-1).lower_ if token.i > token.sent.start else ""
+    if (prev, low) in lx.QUALIFIED_DOC_NOUNS:
+        return True, lx.QUALIFIED_DOC_NOUNS[(prev, low)]
+    if low in ("statement", "statements", "strategy", "plan", "plans", "map"):
+        return False, None
+    if low == "letter" or low == "letters":
+        nxt = token.doc[token.i + 1 : token.i + 3].text.lower()
+        return (nxt == "of intent", "other")
+    if low == "understanding" and prev == "of":
+        return False, None  # "memorandum of understanding": the memorandum is the head
+    if low == "decisions" and prev not in ("council", "interstate", "three", "two", "the"):
+        return False, None
+    if low not in lx.DOC_NOUNS:
+        return False, None
+    kind = lx.DOC_NOUNS[low]
+    if token.is_title and low in lx.NAMED_KIND and _in_name(token):
+        kind = lx.NAMED_KIND[low]
+    return True, kind
+
+
+def _in_name(token: Token) -> bool:
+    left = token.nbor(-1) if token.i > token.sent.start else None
+    return bool(left is not None and left.is_title and left.lower_ not in ("the", "a", "an"))
+
+
+def _np_left(head: Token) -> int:
+    """First token of the noun phrase headed by ``head`` (its left modifiers)."""
+    start = head.i
+    for child in head.lefts:
+        if (
+            child.dep_
+            in (
+                "det",
+                "amod",
+                "compound",
+                "nummod",
+                "nmod",
+                "poss",
+                "quantmod",
+                "advmod",
+                "npadvmod",
+                "case",
+            )
+            or child.ent_type_
+        ):
+            start = min(start, child.left_edge.i)
+    return start
+
+
+@dataclass
+class Mention:
+    head: Token
+    kind: str | None
+    title: str
+    named: bool
+    count: int | None
+    vague: bool
+    plural: bool
+    definite: bool
+    negated: bool
+    year: str | None
+    np: Span
+
+
+def read_mention(head: Token, kind: str | None) -> Mention:
+    """The facts of a document noun phrase: title, name, count, definiteness, year."""
+    doc = head.doc
+    start = _np_left(head)
+    np = doc[start : head.i + 1]
+    lefts = [t for t in np if t.i < head.i]
+    low_lefts = [t.lower_ for t in lefts]
+    count: int | None = None
+    vague = False
+    for t in lefts:
+        if t.like_num and t.lower_ in lx.NUMBER_WORDS:
+            count = lx.NUMBER_WORDS[t.lower_]
+        elif t.like_num and t.text.isdigit() and len(t.text) <= 2:
+            count = int(t.text)
+        if t.lower_ in lx.VAGUE_COUNTS:
+            vague = True
+    # "a series of agreements", "a package of documents": the quantifier governs the noun
+    if head.head.lower_ == "of" and head.head.head.lower_ in lx.VAGUE_COUNTS:
+        vague = True
+    negated = any(t.lower_ in ("no", "neither") for t in lefts)
+    definite = bool(low_lefts) and low_lefts[0] in (
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "both",
+        "its",
+        "their",
+        "such",
+    )
+    if "following" in low_lefts:
+        # "the following agreements were signed:" points forward, not back
+        definite, vague = False, True
+    plural = head.tag_ in ("NNS", "NNPS") or head.lower_.endswith(("s", "ta", "da"))
+    year = next((t.text for t in lefts if re.fullmatch(r"(?:19|20)\d\d", t.text)), None)
+    name = _proper_name(head)
+    if name is not None:
+        title, named = name, True
+    else:
+        title, named = _subject_title(head, lefts), False
+    return Mention(head, kind, title, named, count, vague, plural, definite, negated, year, np)
+
+
+_NAME_LINKS = frozenset({"on", "of", "for", "between", "and", "the", "de", "in", "to"})
+
+
+def _proper_name(head: Token) -> str | None:
+    """A capitalised document name around ``head`` ("Shusha Declaration on Allied Relations")."""
+    doc, sent = head.doc, head.sent
+    if not head.is_title and not head.is_upper:
+        return None
+    i = head.i
+    while i - 1 >= sent.start and (
+        doc[i - 1].is_title or doc[i - 1].text in ("'s",) or doc[i - 1].like_num
+    ):
+        if doc[i - 1].i == sent.start and doc[i - 1].lower_ in ("the", "a", "an"):
+            break
+        i -= 1
+    j = head.i
+    while j + 1 < sent.end:
+        nxt = doc[j + 1]
+        if nxt.ent_type_ in ("DATE", "TIME") or nxt.lower_ in lx.MONTH_WORDS:
+            break
+        if (nxt.is_title and nxt.i != sent.start) or (
+            nxt.lower_ in _NAME_LINKS
+            and j + 2 < sent.end
+            and doc[j + 2].is_title
+            and doc[j + 2].ent_type_ not in ("DATE", "TIME")
+            and doc[j + 2].lower_ not in lx.MONTH_WORDS
+        ):
+            j += 1
+        else:
+            break
+    while j > head.i and doc[j].lower_ in _NAME_LINKS:
+        j -= 1
+    words = doc[i : j + 1]
+    # drop leading determiners and sentence-initial capitals that are not part of the name
+    start = 0
+    while start < len(words) - 1 and (
+        words[start].lower_ in ("the", "a", "an", "this", "that")
+        or words[start].ent_type_ in ("PERSON", "DATE")
+        or words[start].lower_ in lx.NON_SUBJECT_MODIFIERS
+        or (words[start].i == sent.start and words[start].pos_ not in ("PROPN",))
+    ):
+        start += 1
+    name = words[start:]
+    if len(name) < 2:
+        return None
+    # a name is more than a document word and a place: "Turkey-Libya memorandum" is not one
+    if all(t.lower_ in lx.DOC_NOUNS or t.ent_type_ in ("GPE", "NORP") for t in name):
+        return None
+    return name.text
+
+
+def _subject_title(head: Token, lefts: Sequence[Token]) -> str:
+    """The subject of a generic mention: its "on/in the field of/for" phrase or its modifiers."""
+    for child in head.rights:
+        if child.dep_ == "prep" and child.lower_ in (
+            "on",
+            "for",
+            "in",
+            "concerning",
+            "regarding",
+            "about",
+            "of",
+            "between",
+            "to",
+            "covering",
+        ):
+            if child.lower_ == "of" and head.lower_.startswith("memorand"):
+                continue  # "memorandum of understanding"
+            if child.lower_ == "to" and head.lower_ not in ("deal",):
+                continue
+            objects = [
+                c
+                for c in child.rights
+                if c.dep_ in ("pobj", "pcomp")
+                and c.ent_type_ not in ("DATE", "TIME", "GPE", "LOC", "FAC", "PERSON")
+            ]
+            if objects:
+                span = head.doc[objects[0].left_edge.i : objects[0].right_edge.i + 1]
+                text = _strip_field(span.text)
+                if text:
+                    return text
+    mods = [
+        t
+        for t in lefts
+        if t.lower_ not in lx.NON_SUBJECT_MODIFIERS
+        and not t.like_num
+        and t.dep_ in ("amod", "compound", "nmod")
+        and t.pos_ != "DET"
+        and not (t.tag_ in ("VBN", "VBG") and t.dep_ == "amod")
+        and t.ent_type_ not in ("GPE", "NORP", "DATE", "PERSON")
+    ]
+    if mods:
+        return " ".join(t.text for t in mods)
+    return ""
+
+
+def _strip_field(text: str) -> str:
+    text = re.sub(r"^(?:the\s+)?(?:fields?|areas?|spheres?|domains?)\s+of\s+", "", text, flags=re.I)
+    text = re.sub(
+        r"^cooperation\s+(?:in|on)\s+(?:the\s+(?:fields?|areas?)\s+of\s+)?", "", text, flags=re.I
+    )
+    return text.strip(" ,;:.")
+
+
+# ----------------------------------------------------------------------------- predicates
+
+
+@dataclass
+class Predicate:
+    verb: Token
+    status: str
+    direct: bool
+    """The verb itself reports the signing (not a witness of it, not a plan)."""
+
+
+def _aux_words(verb: Token) -> set[str]:
+    words = {c.lower_ for c in verb.children if c.dep_ in ("aux", "auxpass", "neg", "advmod")}
+    # "are expected to sign", "plans to sign": the governing verb carries the modality
+    head = verb.head
+    infinitive = any(c.dep_ == "aux" and c.lower_ == "to" for c in verb.children)
+    if (verb.dep_ == "xcomp" or infinitive) and head.i != verb.i:
+        words.add(head.lower_)
+        words |= {c.lower_ for c in head.children if c.dep_ in ("aux", "auxpass", "neg")}
+    return words
+
+
+def modifies_other_noun(head: Token) -> bool:
+    """A document noun that only qualifies another noun ("Compact negotiations", "a document"
+    in apposition to a named declaration) is not a mention of its own."""
+    if head.dep_ == "compound" and not doc_kind(head.head)[0]:
+        return True
+    # an appositive restates the noun it follows ("the Shusha Declaration, a document that...")
+    return head.dep_ == "appos"
+
+
+def _title_chain(head: Token) -> list[Token]:
+    """The head and the nouns of its "on/of/for X" phrases, which a relative clause may hang on."""
+    chain = [head]
+    node = head
+    for _ in range(3):
+        preps = [
+            c
+            for c in node.children
+            if c.dep_ == "prep" and c.lower_ in ("on", "of", "for", "between")
+        ]
+        objects = [o for p in preps for o in p.children if o.dep_ == "pobj"]
+        if not objects:
+            break
+        node = objects[0]
+        chain.append(node)
+    return chain
+
+
+def find_predicate(m: Mention, frame: Frame, sent_text: str) -> Predicate | None:
+    """The verb that says something about the mention, and the status it gives it."""
+    head = m.head
+    candidates: list[Token] = []
+    # the verb above the noun phrase (object, passive subject, "signing of", "put ... to")
+    node = head
+    for _ in range(5):
+        if node.dep_ in ("ROOT",) and node.i != head.i:
+            candidates.append(node)
+            break
+        parent = node.head
+        if parent.i == node.i:
+            break
+        if parent.lower_ in lx.SIGN_VERBS or parent.pos_ in ("VERB", "AUX"):
+            candidates.append(parent)
+            if parent.pos_ == "VERB" and parent.lower_ not in ("signing",):
+                break
+        node = parent
+    # "the agreement, signed in Cairo", "documents signed", "that the presidents signed";
+    # also on the last noun of its title ("the declaration on allied relations that X adopted")
+    for token in _title_chain(head):
+        for child in token.children:
+            if child.dep_ in ("acl", "relcl") and child.pos_ in ("VERB", "AUX"):
+                candidates.insert(0, child)
+    # the subject of a passive or copular verb: "The agreement was signed by..."
+    if head.dep_ in ("nsubjpass", "nsubj") and head.head.pos_ in ("VERB", "AUX"):
+        candidates.insert(0, head.head)
+
+    for verb in candidates:
+        status = _status_of(verb, m, frame, sent_text)
+        if status is not None:
+            return status
+    return None
+
+
+def _status_of(verb: Token, m: Mention, frame: Frame, sent_text: str) -> Predicate | None:
+    low = verb.lower_
+    aux = _aux_words(verb)
+    negated = bool(aux & lx.NEGATIONS) or m.negated
+    modal = (
+        bool(aux & lx.MODAL_WORDS)
+        or bool(aux & lx.PLAN_WORDS)
+        or ("to" in aux and verb.tag_ == "VB")
+    )
+    if low == "put":
+        objects = {c.lower_ for c in verb.subtree}
+        if not objects & lx.PUT_OBJECTS:
+            return None
+        low = "signed"
+    if low in ("signing",) and verb.pos_ == "NOUN":
+        # "witnessed the signing of", "the signing of the treaty"
+        governor = verb.head
+        aux = _aux_words(governor) if governor.i != verb.i else aux
+        modal = bool(aux & lx.MODAL_WORDS) or bool(aux & lx.PLAN_WORDS)
+        negated = bool(aux & lx.NEGATIONS) or negated
+        if negated:
+            return Predicate(verb, "cancelled", True)
+        return Predicate(verb, "planned" if modal else "signed", True)
+    if low in lx.CANCEL_VERBS:
+        return Predicate(verb, "cancelled", True)
+    if low in lx.PAST_VERBS:
+        return Predicate(verb, "past_reference", False)
+    if low in lx.SIGNING or low in ("exchanged", "exchange"):
+        if low.startswith("exchang") and "ratification" in sent_text.lower():
+            return Predicate(verb, "past_reference", False)
+        if negated:
+            return Predicate(verb, "cancelled" if lx.DENIAL.search(sent_text) else "none", True)
+        if modal:
+            return Predicate(verb, "planned", True)
+        if low.startswith("conclud") and re.search(r"negotiation", sent_text, re.I):
+            return Predicate(verb, "planned", True)
+        present = verb.tag_ in ("VB", "VBP", "VBZ") and not aux & {"has", "have", "had"}
+        if present and (verb.tag_ == "VB" or "to" in aux):
+            # a bare or infinitive verb is a plan ("to sign", "set to sign")
+            return Predicate(verb, "planned", True)
+        return Predicate(verb, "signed", True)
+    if low in ("initialled", "initialed", "initial"):
+        return Predicate(verb, "planned", True)
+    if low in lx.PLANNED_VERBS:
+        return Predicate(verb, "planned", False)
+    if low in lx.WITNESS:
+        return None
+    return None
+
+
+# ----------------------------------------------------------------------------- dates
+
+
+def attached_dates(
+    verb: Token, mention: Mention, found: Sequence[Found], offset: int
+) -> list[Found]:
+    """Dates whose syntactic path reaches the predicate or the mention without another verb."""
+    doc = verb.doc
+    out: list[Found] = []
+    for f in found:
+        start = offset + f.start
+        span = doc.char_span(start, offset + f.end, alignment_mode="expand")
+        if span is None:
+            continue
+        node = span.root
+        for _ in range(6):
+            if node.i in (verb.i, mention.head.i) or node in mention.np:
+                out.append(f)
+                break
+            if node.pos_ in ("VERB",) and node.i != verb.i:
+                # a date on another verb ("said on Saturday") is not the signing date,
+                # unless that verb only governs the signing ("witnessed the signing")
+                if verb.head.i == node.i and verb.pos_ == "NOUN":
+                    out.append(f)
+                break
+            if node.head.i == node.i:
+                break
+            node = node.head
+    return out
+
+
+# ----------------------------------------------------------------------------- parties
+
+
+def _entity_code(ent: Span) -> str | None:
+    if ent.label_ not in ("GPE", "NORP", "LOC", "ORG", "FAC"):
+        return None
+    if ent.ent_id_ and ent.ent_id_ != "NONSTATE":
+        code: str | None = ent.ent_id_
+    else:
+        code = gazetteer().lookup(ent.text)
+    if code and is_ambiguous(ent.text) and ent.label_ not in ("GPE",):
+        return None
+    return code
+
+
+def _is_company(ent: Span) -> bool:
+    if ent.label_ != "ORG" or ent.ent_id_ == "NONSTATE":
+        return False
+    window = ent.doc[max(ent.start - 4, ent.sent.start) : min(ent.end + 3, ent.sent.end)].text
+    if _COMPANY_CUES.search(window) or _COMPANY_CUES.search(ent.text):
+        return True
+    return (
+        gazetteer().lookup(ent.text) is None
+        and not any(gazetteer().lookup(t.text) for t in ent if t.is_title)
+        and bool(re.search(r"[A-Z]{2,}|[a-z][A-Z]", ent.text))
+    )
+
+
+def _modifies_org(token: Token) -> bool:
+    """A demonym modifying an organisation ("Moroccan phosphate group OCP") names no party."""
+    head = token.head
+    for _ in range(3):
+        if head.ent_type_ == "ORG" or head.lower_ in ("group", "company", "firm", "corporation"):
+            return True
+        if head.head.i == head.i:
+            break
+        head = head.head
+    return False
+
+
+@dataclass
+class Parties:
+    codes: list[str]
+    counterparts: list[str]
+    explicit: bool
+    multilateral: bool = False
+
+    def in_pair(self, frame: Frame) -> bool:
+        """Whether these are the article's main pair (or a subset of it)."""
+        return bool(frame.pair) and set(self.codes) <= set(frame.pair) and not self.counterparts
+
+
+_MULTILATERAL = re.compile(
+    r"\b(trilateral|tripartite|three-way|four-way|quadrilateral|multilateral|"
+    r"(?:three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:countries|states|nations|"
+    r"governments|leaders|presidents|parties|signatories|neighbou?rs|members))\b",
+    re.I,
+)
+_NUMBER = re.compile(r"\b(three|four|five|six|seven|eight|nine|ten|\d+)\b", re.I)
+
+
+def find_parties(
+    m: Mention,
+    verb: Token | None,
+    sent: Span,
+    frame: Frame,
+    previous: Sequence[str | None] | None = None,
+) -> Parties:
+    """The parties of a record: from the predicate's subject and its with/between/for phrases,
+    else from the sentence, else those of the record before it, else the article's pair."""
+    roles: list[Token] = []
+    if verb is not None:
+        anchor = verb.head if verb.pos_ == "NOUN" and verb.lower_ == "signing" else verb
+        for child in anchor.children:
+            if child.dep_ in ("nsubj", "nsubjpass", "agent", "npadvmod") or (
+                child.dep_ == "prep" and child.lower_ in ("with", "between", "by", "for", "among")
+            ):
+                roles.extend(child.subtree)
+        if anchor.dep_ == "relcl" and any(
+            c.dep_ in ("nsubj", "nsubjpass") and c.lower_ in ("which", "who", "that")
+            for c in anchor.children
+        ):
+            # "Turkey, which signed a memorandum with Libya": the antecedent signed
+            antecedent = anchor.head
+            roles.extend(t for t in antecedent.subtree if t.i < anchor.left_edge.i)
+        elif anchor.dep_ in ("acl", "relcl", "xcomp", "advcl", "conj", "pcomp"):
+            for child in anchor.head.children:
+                if child.dep_ in ("nsubj", "nsubjpass"):
+                    roles.extend(child.subtree)
+    for child in m.head.children:
+        if child.dep_ == "prep" and child.lower_ in ("between", "with", "among"):
+            roles.extend(child.subtree)
+    # hyphenated pairs in the mention itself: "the Turkey-Libya memorandum"
+    roles.extend(t for t in m.np if t.ent_type_ in ("GPE", "NORP"))
+
+    role_ids = {t.i for t in roles}
+    role_text = " ".join(t.text for t in sorted(set(roles), key=lambda t: t.i))
+    multi = _MULTILATERAL.search(role_text + " " + m.np.text)
+    codes: list[str] = []
+    counterparts: list[str] = []
+    # a company the mention itself names ("a deal ... to be built by phosphate group OCP")
+    for token in m.head.subtree:
+        if (
+            token.dep_ in ("agent", "prep")
+            and token.lower_ in ("by", "with")
+            and token.head.i != (verb.i if verb is not None else -1)
+        ):
+            inside = {t.i for t in token.subtree}
+            counterparts.extend(
+                ent.text for ent in sent.ents if ent.start in inside and _is_company(ent)
+            )
+    for ent in sent.ents:
+        if ent.start not in role_ids:
+            continue
+        code = _entity_code(ent)
+        if code and not (ent.label_ == "NORP" and _modifies_org(ent.root)):
+            if code not in codes:
+                codes.append(code)
+        elif (
+            ent.ent_id_ == "NONSTATE" or non_state_pattern().fullmatch(ent.text) or _is_company(ent)
+        ):
+            counterparts.append(ent.text)
+    explicit = bool(codes) or bool(counterparts)
+    if multi:
+        number = _NUMBER.search(multi.group(0))
+        wanted = _number(number.group(1)) if number else 3
+        ranked = [c for c, _ in frame.codes.most_common()]
+        for code in codes + ranked:
+            if code not in codes and len(codes) < wanted:
+                codes.append(code)
+        return Parties(sorted(codes), counterparts, True, multilateral=True)
+    if not explicit and previous:
+        # "The leaders also signed...": the same signatories as the record before
+        return Parties([c for c in previous if c], [], False, multilateral=len(previous) > 2)
+    if not explicit:
+        # no role names a party: the sentence's countries, if it names exactly two
+        sentence_codes = []
+        for ent in sent.ents:
+            code = _entity_code(ent)
+            if (
+                code
+                and code not in sentence_codes
+                and not (ent.label_ == "NORP" and _modifies_org(ent.root))
+            ):
+                sentence_codes.append(code)
+        if len(sentence_codes) == 2 and set(sentence_codes) <= set(frame.pair or sentence_codes):
+            codes = sentence_codes
+    if len(codes) == 1 and not counterparts and frame.pair:
+        partner = [c for c in frame.pair if c != codes[0]]
+        if codes[0] in frame.pair and partner:
+            codes.append(partner[0])
+        elif frame.pair and len(frame.pair) >= 1 and codes[0] not in frame.pair:
+            # one party named outside the main pair: its counterpart is the article's subject
+            codes.append(frame.pair[0])
+    if not codes and not counterparts:
+        codes = list(frame.pair)
+    return Parties(codes, counterparts, explicit)
+
+
+# ----------------------------------------------------------------------------- signatories
+
+
+def _number(text: str) -> int:
+    return int(text) if text.isdigit() else lx.NUMBER_WORDS.get(text.lower(), 3)
+
+
+def find_signatories(verb: Token | None, sent: Span) -> list[Signatory]:
+    """People in the predicate's subject or agent, with their office and country."""
+    if verb is None:
+        return []
+    anchor = verb.head if verb.pos_ == "NOUN" and verb.lower_ == "signing" else verb
+    scope: set[int] = set()
+    for child in anchor.children:
+        if child.dep_ in ("nsubj", "nsubjpass", "agent") or (
+            child.dep_ == "prep" and child.lower_ in ("by", "for")
+        ):
+            scope |= {t.i for t in child.subtree}
+    out: list[Signatory] = []
+    for ent in sent.ents:
+        if ent.label_ != "PERSON" or ent.start not in scope:
+            continue
+        left = ent.doc[max(sent.start, ent.start - 6) : ent.start]
+        office_match = None
+        for m in lx.OFFICES.finditer(left.text):
+            office_match = m
+        office = office_match.group(0) if office_match else None
+        country = None
+        for t in reversed(list(left)):
+            if t.ent_type_ in ("NORP", "GPE"):
+                country = gazetteer().lookup(t.text) or (t.ent_id_ or None)
+                if country == "NONSTATE":
+                    country = None
+                break
+        out.append(Signatory(name=ent.text, office=office, country=country))
+    return out
+
+
+# ----------------------------------------------------------------------------- lists
+
+
+def split_items(text: str) -> list[str]:
+    """Split an enumeration into its items.
+
+    With a serial comma ("A, B, and C") only commas separate items, so "housing and urban
+    development" stays one item; without it ("A, B, C and D") the last "and" separates too,
+    unless the last item is a phrase of its own ("the avoidance of X and the prevention of Y").
+    "as well as" always separates.
+    """
+    text = text.strip(" .;:")
+    parts = [p for p in re.split(r",?\s+as well as\s+", text) if p.strip()]
+    items: list[str] = []
+    for part in parts:
+        serial = re.search(r",\s*and\s+", part)
+        if serial and _top_level_comma(part[serial.end() :]):
+            # "A and B, and C, D and E": the serial comma joins two compound items
+            items.extend(_clean_item(x) for x in (part[: serial.start()], part[serial.end() :]))
+            continue
+        oxford = bool(serial)
+        pieces = [p.strip() for p in _ITEM_SPLIT_OXFORD.split(part) if p and p.strip()]
+        if not oxford and len(pieces) >= 2:
+            last = pieces.pop()
+            tail = re.split(r"\s+and\s+", last, maxsplit=1)
+            if len(tail) == 2 and len(tail[0].split()) <= 3 and " of " not in tail[0]:
+                pieces.extend(tail)
+            else:
+                pieces.append(last)
+        elif not oxford and len(pieces) == 1 and len(parts) == 1:
+            pieces = [pieces[0]]
+        items.extend(re.sub(r"^and\s+", "", p).strip() for p in pieces)
+    return [i for i in (_clean_item(x) for x in items) if i]
+
+
+def _top_level_comma(text: str) -> bool:
+    depth = 0
+    for ch in text:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "," and depth == 0:
+            return True
+    return False
+
+
+_ATTRIBUTION = re.compile(
+    r",?\s+(?:according to\b.*|(?:the\s+)?[\w\s'-]{0,40}\b(?:said|says|reported|announced|"
+    r"stated|confirmed)\b.*)$",
+    re.I,
+)
+
+
+def strip_attribution(text: str) -> str:
+    """Drop ", according to state media" and ", the ministry said" from the end of a clause."""
+    return _ATTRIBUTION.sub("", text.strip())
+
+
+def _clean_item(text: str) -> str:
+    text = re.sub(r"^(?:one|another)\s+(?:on|for|in)\s+", "", text.strip(), flags=re.I)
+    text = re.sub(r"^(?:on|in|for|concerning|regarding)\s+", "", text, flags=re.I)
+    text = _strip_field(text)
+    text = re.sub(r"^(?:the|a|an)\s+", "", text, flags=re.I)
+    return text.strip(" ,;:.")
+
+
+# ----------------------------------------------------------------------------- the article
+
+
+def main_pair(
+    doc: Doc, title_end: int, first_para_end: int
+) -> tuple[tuple[str, ...], Counter[str]]:
+    """The two countries the article is about: weighted by headline, lead and body mentions."""
+    weights: Counter[str] = Counter()
+    for ent in doc.ents:
+        code = _entity_code(ent)
+        if not code or (ent.label_ == "NORP" and _modifies_org(ent.root)):
+            continue
+        weight = 3 if ent.start_char < title_end else 2 if ent.start_char < first_para_end else 1
+        weights[code] += weight
+    ranked = [c for c, _ in weights.most_common()]
+    return tuple(sorted(ranked[:2])), weights
+
+
+def extract_records(doc: Doc, body_start: int, frame: Frame) -> list[AgreementRecord]:
+    """Every agreement record of an article (``doc`` = headline + blank line + body)."""
+    drafts: list[Draft] = []
+    sentences = [s for s in doc.sents if s.start_char >= body_start]
+    handled: set[int] = set()
+    for index, sent in enumerate(sentences):
+        sent_text = sent.text
+        found = resolve(sent_text, frame.reference)
+        if sent.root.i in handled:
+            continue
+        for token in sent:
+            if token.i in handled:
+                continue
+            ok, kind = doc_kind(token)
+            if not ok:
+                continue
+            if modifies_other_noun(token):
+                continue
+            mention = read_mention(token, kind)
+            if mention.negated:
+                continue
+            predicate = find_predicate(mention, frame, sent_text)
+            handled.add(token.i)
+            if predicate is None:
+                _refer_back(drafts, mention, sent, found, frame)
+                continue
+            if predicate.status == "none":
+                continue
+            weak = token.lower_ in lx.WEAK_DOC_NOUNS and not mention.named
+            if (
+                weak
+                and predicate.status != "signed"
+                and _refer_back(drafts, mention, sent, found, frame, predicate)
+            ):
+                continue
+            draft = _draft(mention, predicate, sent, found, frame, drafts)
+            if draft is None:
+                continue
+            if _merge_into_previous(drafts, draft, mention):
+                continue
+            drafts.append(draft)
+            if draft.package is not None:
+                _expand_same_sentence(draft, mention, drafts)
+        _expand_following(drafts, sentences, index)
+    _expand_lists(drafts, doc, sentences)
+    return [_finish(d, frame) for d in _resolve_packages(drafts)]
+
+
+def _draft(
+    m: Mention,
+    p: Predicate,
+    sent: Span,
+    found: Sequence[Found],
+    frame: Frame,
+    drafts: Sequence[Draft],
+) -> Draft | None:
+    previous = next((d.parties for d in reversed(drafts) if d.status == p.status), None)
+    parties = find_parties(m, p.verb, sent, frame, previous)
+    # the company of a company deal is not its country: "Moroccan group OCP" is not Morocco
+    if parties.counterparts and len(parties.codes) > 1:
+        nationality = {c for c in parties.codes if _names_company_nationality(c, m, sent)}
+        parties.codes = [c for c in parties.codes if c not in nationality] or parties.codes
+    dates = attached_dates(p.verb, m, found, sent.start_char)
+    status = p.status
+    signed_on: str | None = None
+    dated = False
+    if dates:
+        best = max(dates, key=lambda f: (f.exact, f.end))
+        signed_on, dated = best.value, True
+    elif m.year:
+        signed_on = m.year
+    scope = cue_scope(p.verb, m)
+    if status == "signed":
+        if (
+            (
+                signed_on
+                and _older_than_fresh(
+                    signed_on, frame.reference, exact=dated and len(signed_on) == 10
+                )
+            )
+            or (m.year and int(m.year) < frame.reference.year)
+            or _past_cue(scope)
+            or any(c.dep_ == "advmod" and c.lower_ in lx.PAST_ADVERBS for c in p.verb.children)
+            or (not dated and lx.RELATIVE_PAST.search(scope))
+            or any(f.before for f in dates)
+        ):
+            status = "past_reference"
+        elif lx.PLANNED_PHRASES.search(scope) and not dated:
+            status = "planned"
+        elif m.definite and not parties.in_pair(frame) and parties.explicit and not m.named:
+            # "the memorandum signed between Ankara and Tripoli": a known document of other
+            # countries, referred to, not reported as news
+            status = "past_reference"
+    if status == "signed" and lx.CANCELLED_PHRASES.search(scope):
+        status = "cancelled"
+    if status in ("planned", "cancelled") and not (dated and signed_on and len(signed_on) == 10):
+        signed_on = signed_on if m.year else None
+    kind = m.kind
+    package = None
+    expected = None
+    if (m.plural and not m.named) or m.vague or (m.count and m.count > 1):
+        package = m.head.i
+        expected = m.count
+    title = m.title
+    if package is not None and not title:
+        title = m.np.text
+    return Draft(
+        kind=kind,
+        title=title,
+        parties=list(parties.codes),
+        counterparts=list(parties.counterparts),
+        status=status,
+        signed_on=signed_on,
+        sentence=sent,
+        named=m.named,
+        plural=m.plural,
+        signatories=find_signatories(p.verb, sent),
+        evidence=[sent],
+        explicit_parties=parties.explicit,
+        direct=p.direct,
+        dated=dated,
+        package=package,
+        expected=expected,
+        vague=package is not None and m.count is None,
+        np_text=m.np.text,
+        head_index=m.head.i,
+    )
+
+
+def _names_company_nationality(code: str, m: Mention, sent: Span) -> bool:
+    for token in m.head.subtree:
+        if (
+            token.ent_type_ == "NORP"
+            and _modifies_org(token)
+            and gazetteer().lookup(token.text) == code
+        ):
+            return True
+    return False
+
+
+def _clause(verb: Token) -> Span:
+    doc = verb.doc
+    anchor = verb.head if verb.dep_ in ("xcomp", "auxpass", "aux") else verb
+    return doc[anchor.left_edge.i : anchor.right_edge.i + 1]
+
+
+_SUBCLAUSES = frozenset({"advcl", "relcl", "ccomp", "parataxis", "conj", "acl"})
+
+
+def cue_scope(verb: Token, mention: Mention) -> str:
+    """The words that can qualify a predicate: its clause without the subordinate clauses
+    that do not contain the mention ("..., ending 20 years of negotiations that began in 1996")."""
+    anchor = (
+        verb.head
+        if verb.dep_ in ("xcomp", "auxpass", "aux")
+        or (verb.pos_ == "NOUN" and verb.lower_ == "signing")
+        else verb
+    )
+    skip: set[int] = set()
+    for child in anchor.children:
+        if child.dep_ in _SUBCLAUSES and child.i != verb.i:
+            sub = {t.i for t in child.subtree}
+            if mention.head.i not in sub:
+                skip |= sub
+    return " ".join(t.text for t in anchor.subtree if t.i not in skip)
+
+
+def _older_than_fresh(value: str, reference: date, *, exact: bool) -> bool:
+    if exact:
+        return (reference - date.fromisoformat(value)).days > FRESH_DAYS
+    return int(value[:4]) < reference.year
+
+
+def _past_cue(scope: str) -> bool:
+    for match in lx.PAST_PHRASES.finditer(scope):
+        if match.group(0).lower() in lx.WEAK_PAST:
+            continue
+        return True
+    return False
+
+
+def _refer_back(
+    drafts: list[Draft],
+    m: Mention,
+    sent: Span,
+    found: Sequence[Found],
+    frame: Frame,
+    predicate: Predicate | None = None,
+) -> bool:
+    """A mention without a new predicate: evidence for an earlier record, or a past reference."""
+    if m.named:
+        same = [d for d in drafts if d.named and fold(d.title) == fold(m.title)]
+        if same:
+            same[-1].evidence.append(sent)
+            return True
+        if m.year or any(
+            f for f in found if _older_than_fresh(f.value, frame.reference, exact=f.exact)
+        ):
+            # a named document with an old date and no signing: a reference to the past
+            offset = m.head.idx - sent.start_char
+            dates = sorted(
+                (f for f in found if _older_than_fresh(f.value, frame.reference, exact=f.exact)),
+                key=lambda f: (f.start < offset, abs(f.start - offset)),
+            )
+            parties = find_parties(m, None, sent, frame)
+            drafts.append(
+                Draft(
+                    kind=m.kind or "agreement",
+                    title=m.title,
+                    parties=list(parties.codes),
+                    counterparts=parties.counterparts,
+                    status="past_reference",
+                    signed_on=(dates[0].value if dates else m.year),
+                    sentence=sent,
+                    named=True,
+                    evidence=[sent],
+                    explicit_parties=parties.explicit,
+                    direct=False,
+                    head_index=m.head.i,
+                )
+            )
+            return True
+        return False
+    if m.definite and drafts:
+        target = _antecedent(drafts, m)
+        if target is not None:
+            target.evidence.append(sent)
+            return True
+    return False
+
+
+def _antecedent(drafts: Sequence[Draft], m: Mention) -> Draft | None:
+    for d in reversed(drafts):
+        if (
+            m.kind is None
+            or d.kind is None
+            or d.kind == m.kind
+            or m.head.lower_ in lx.GENERIC_NOUNS
+        ):
+            if m.plural and d.package is None and not d.plural:
+                continue  # "the treaties" do not refer back to one declaration
+            return d
+    return None
+
+
+def _merge_into_previous(drafts: list[Draft], new: Draft, m: Mention) -> bool:
+    """A definite or named mention of a document already recorded adds to that record."""
+    if not drafts:
+        return False
+    if m.named:
+        for d in reversed(drafts):
+            if d.named and fold(d.title) == fold(new.title):
+                _absorb(d, new)
+                return True
+            if (
+                not d.named
+                and d.package is None
+                and d.kind == new.kind
+                and set(d.parties) == set(new.parties)
+                and d.status == new.status
+                and d.sentence.start == new.sentence.start
+            ):
+                _absorb(d, new, rename=True)
+                return True
+        return False
+    if not m.definite or m.count:
+        return False
+    target = _antecedent(drafts, m)
+    if target is None:
+        return False
+    if (
+        new.parties
+        and target.parties
+        and set(new.parties) != set(target.parties)
+        and new.explicit_parties
+    ):
+        return False
+    _absorb(target, new)
+    return True
+
+
+def _absorb(target: Draft, new: Draft, rename: bool = False) -> None:
+    if new.dated and not target.dated:
+        target.signed_on, target.dated = new.signed_on, True
+        if target.status == "signed" and new.status == "past_reference":
+            target.status = "past_reference"
+    if not target.signatories:
+        target.signatories = new.signatories
+    if rename or (new.named and not target.named):
+        target.title, target.named = new.title, True
+        target.kind = new.kind or target.kind
+    if target.kind is None:
+        target.kind = new.kind
+    if not target.explicit_parties and new.explicit_parties:
+        target.parties, target.explicit_parties = new.parties, True
+    target.evidence.append(new.sentence)
+
+
+# ----------------------------------------------------------------------------- packages
+
+
+def _expand_same_sentence(draft: Draft, m: Mention, drafts: list[Draft]) -> None:
+    """Items named with the package: "agreements on trade, energy and health",
+    "two memoranda, one of them abolishing visas", "covering A and B"."""
+    head = m.head
+    text = None
+    for child in head.rights:
+        if (child.dep_ == "prep" and child.lower_ in ("on", "in", "covering", "for")) or (
+            child.dep_ == "acl" and child.lower_ in ("covering", "including", "concerning", "on")
+        ):
+            text = head.doc[child.i + 1 : child.right_edge.i + 1].text
+    one_of = re.search(
+        r",\s*(?:including|one of (?:them|which))\s+(?:one\s+)?(.+?)(?:,|$)", draft.sentence.text
+    )
+    if one_of:
+        _add_item(drafts, draft, one_of.group(1), level=0)
+        return
+    if text:
+        items = split_items(strip_attribution(text))
+        if len(items) >= 2 or (draft.expected and len(items) == draft.expected):
+            for item in items:
+                _add_item(drafts, draft, item)
+
+
+_REFERS_TO_PACKAGE = re.compile(
+    r"^\s*(?:The|These|Those|Both|All|Its|Their)?\s*(?:(?:\w+|\d+)\s+)?(?:other\s+)?"
+    r"(?P<noun>agreements|accords|memoranda|memorandums|mous|pacts|deals|documents|instruments|"
+    r"protocols|treaties|texts)\b"
+    r"|^\s*(?P<others>Others|The others|The other (?:ones|documents|agreements|pacts))\b"
+    r"|^\s*(?P<one>One|The first|The second|The third|The fourth|The fifth|Another|The other|"
+    r"The latter|The last)"
+    r"(?:\s+(?:MoU|memorandum|agreement|accord|pact|deal|document|protocol|one))?\b",
+    re.I,
+)
+_LIST_VERBS = re.compile(
+    r"\b(?:cover|covers|covered|deal with|deals with|dealt with|include|includes|included|"
+    r"concern|concerns|concerned|relate to|relates to|provide for|provides for|aim to|aims to|"
+    r"are on|is on|were on|focus on|focuses on|address|addresses|consists? of|comprise|"
+    r"comprises|span|spans|touch on|expand|expands|establish|establishes|enhance|enhances|"
+    r"abolish|abolishes|set out|sets out|are|were)\b\s*(?:with\s+|on\s+)?",
+    re.I,
+)
+
+
+def _expand_following(drafts: list[Draft], sentences: Sequence[Span], index: int) -> None:
+    """Sentences that describe the documents of a package recorded just before."""
+    sent = sentences[index]
+    packages = [
+        d
+        for d in drafts
+        if d.package is not None
+        and d.sentence.start < sent.start
+        and sent.start - d.sentence.end < 400
+    ]
+    if not packages:
+        return
+    text = sent.text.strip()
+    m = _REFERS_TO_PACKAGE.match(text)
+    if not m:
+        return
+    package = packages[-1]
+    noun = (m.group("noun") or "").lower()
+    verb = _LIST_VERBS.search(text, m.end())
+    if not verb or verb.start() - m.end() > 40:
+        return
+    rest = strip_attribution(text[verb.end() :].rstrip(". "))
+    rest = re.split(
+        r"(?<=[a-z]),\s+(?:the|a|an)?\s*(?:latter|former)\b|;|\.\s|,\s+(?:while|whereas|but|although)\b",
+        rest,
+    )[0]
+    kind = None
+    if noun and noun not in lx.GENERIC_PLURALS:
+        kind = "memorandum" if noun.startswith("mou") else lx.DOC_NOUNS.get(noun)
+    if m.group("one"):
+        item_kind = kind or _kind_in(m.group(0)) or package.kind
+        _add_item(drafts, package, _describe(rest), kind=item_kind, evidence=sent, level=0)
+        return
+    items = split_items(rest)
+    # a sub-package: "The agreements cover A, B and C" after "three agreements and five MoUs"
+    for item in items:
+        _add_item(drafts, package, item, kind=kind or package.kind, evidence=sent, level=2)
+
+
+def _kind_in(text: str) -> str | None:
+    for word in re.findall(r"[A-Za-z']+", text.lower()):
+        if lx.DOC_NOUNS.get(word):
+            return lx.DOC_NOUNS[word]
+    return None
+
+
+def _describe(text: str) -> str:
+    """The subject of "expands defence educational exchanges between..." -> the object words."""
+    text = re.split(r"\s+(?:between|among|to each other|with each other)\b", text)[0]
+    text = re.sub(
+        r"^(?:to\s+)?(?:enhance|expand|promote|boost|strengthen|develop)\s+", "", text, flags=re.I
+    )
+    return _clean_item(text)
+
+
+def _add_item(
+    drafts: list[Draft],
+    package: Draft,
+    item: str,
+    *,
+    kind: str | None = None,
+    evidence: Span | None = None,
+    level: int = 1,
+) -> None:
+    item = item.strip()
+    if not item:
+        return
+    own_kind = _kind_in(item)
+    item_title = _clean_item(
+        re.sub(
+            r"^(?:an?\s+|the\s+)?(?:[\w-]+\s+)?(?:cooperation\s+)?(?:agreement|memorandum of "
+            r"understanding|memorandum|mou|protocol|accord|treaty|programme|declaration)s?\s+",
+            "",
+            item,
+            flags=re.I,
+        )
+    )
+    drafts.append(
+        Draft(
+            kind=own_kind or kind or package.kind,
+            title=item_title or item,
+            parties=list(package.parties),
+            counterparts=list(package.counterparts),
+            status=package.status,
+            signed_on=package.signed_on,
+            sentence=package.sentence,
+            named=False,
+            signatories=list(package.signatories),
+            evidence=[package.sentence] + ([evidence] if evidence is not None else []),
+            explicit_parties=package.explicit_parties,
+            direct=package.direct,
+            dated=package.dated,
+            package=package.package,
+            expanded=True,
+            level=level,
+            head_index=package.head_index,
+        )
+    )
+
+
+def _expand_lists(drafts: list[Draft], doc: Doc, sentences: Sequence[Span]) -> None:
+    """Bulleted or numbered lines after a package ("the documents include:")."""
+    text = doc.text
+    for package in [d for d in drafts if d.package is not None and not d.expanded]:
+        start = _list_start(package, text)
+        if start is None:
+            continue
+        lines: list[str] = []
+        for line in text[start:].split("\n"):
+            if not line.strip():
+                if lines:
+                    continue
+                continue
+            if _BULLET.match(line):
+                lines.append(_BULLET.sub("", line).strip(" ;.,"))
+            else:
+                break
+        if len(lines) < 2:
+            continue
+        for line in lines:
+            _add_item(drafts, package, line, kind=package.kind, level=3)
+            between = re.search(r"\bbetween\s+(?:the\s+)?(.+)$", line)
+            if between and _COMPANY_CUES.search(line):
+                # "an agreement between the sovereign wealth funds X and Y": not the states
+                names = re.split(r"\s+and\s+(?:the\s+)?", between.group(1))
+                names = [re.sub(r"^(?:[a-z-]+\s+)+", "", n).strip(" .;") for n in names]
+                drafts[-1].parties = []
+                drafts[-1].counterparts = [n for n in names if n]
+
+
+_LIST_INTRO = re.compile(
+    r"^[^\n]{0,120}\b(?:documents|agreements|accords|memoranda|memorandums|mous|pacts|deals|"
+    r"instruments|texts|protocols|following|they|these|include|includes|are|were)\b[^\n]{0,60}:\s*$",
+    re.I,
+)
+
+
+_SIGNING_WORD = re.compile(r"\b(?:signed|inked|sealed|concluded|adopted)\b", re.I)
+
+
+def _list_start(package: Draft, text: str) -> int | None:
+    """Where the bulleted list of a package begins: right after its own sentence when that
+    ends with a colon, or after the next line when that line introduces the documents
+    ("According to the palace, the documents include:") without reporting a signing of its
+    own ("the following agreements were signed:" heads a package of its own)."""
+    if package.sentence.text.rstrip().endswith(":"):
+        return package.sentence.end_char
+    position = package.sentence.end_char
+    after = text[position:]
+    stripped = after.lstrip()
+    line_end = stripped.find("\n")
+    intro = stripped[: line_end if line_end >= 0 else len(stripped)]
+    if _LIST_INTRO.match(intro.strip()) and not _SIGNING_WORD.search(intro):
+        return position + (len(after) - len(stripped)) + len(intro)
+    return None
+
+
+def _resolve_packages(drafts: list[Draft]) -> list[Draft]:
+    """A package described by its items is replaced by them; one nobody describes stays."""
+    out: list[Draft] = []
+    # the most detailed description of each package wins: a bulleted list over a following
+    # sentence over a summary in the package's own sentence
+    # (items described one by one, level 0, always stay)
+    best: dict[int, int] = {}
+    for d in drafts:
+        if d.expanded and d.package is not None:
+            best[d.package] = max(best.get(d.package, 0), d.level)
+    for d in drafts:
+        superseded = d.package is not None and d.package in best
+        if superseded and (not d.expanded or 0 < d.level < best[d.package or 0]):
+            continue
+        if (
+            d.vague
+            and not d.expanded
+            and d.package not in best
+            and any(
+                o is not d
+                and o.status == d.status
+                and set(o.parties) == set(d.parties)
+                and (o.package is None or o.expanded or not o.vague)
+                for o in drafts
+            )
+        ):
+            # "a package of documents" whose documents the article lists under other heads
+            continue
+        out.append(d)
+    # nested packages: "eight instruments" expanded into "three agreements and five MoUs"
+    # whose items come from later sentences; keep the finest level
+    return _dedupe(out)
+
+
+def _dedupe(drafts: list[Draft]) -> list[Draft]:
+    seen: set[tuple[str, str | None, str, tuple[str | None, ...]]] = set()
+    out = []
+    for d in drafts:
+        key = (fold(d.title), d.kind, d.status, tuple(d.parties))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(d)
+    return out
+
+
+# ----------------------------------------------------------------------------- finishing
+
+
+def _finish(d: Draft, frame: Frame) -> AgreementRecord:
+    codes = [c for c in dict.fromkeys(d.parties) if c]
+    parties: list[str | None] = list(sorted(codes))
+    counterparts = list(dict.fromkeys(d.counterparts))
+    parties.extend([None] * len(counterparts))
+    if len(parties) == 1:
+        parties.append(None)
+    bilateral = len(parties) == 2 and all(parties)
+    signed_on = d.signed_on
+    if d.status == "signed" and not signed_on:
+        signed_on = str(frame.reference.year)
+    confidence = 0.45
+    confidence += 0.2 if d.explicit_parties else 0.05
+    confidence += 0.15 if d.direct else 0.0
+    confidence += 0.1 if d.dated else 0.0
+    confidence += 0.05 if d.named else 0.0
+    confidence += 0.04 if d.signatories else 0.0
+    evidence = [
+        Evidence(sentence=span.text.strip(), start=span.start_char, end=span.end_char)
+        for span in dict.fromkeys(d.evidence)
+    ]
+    return AgreementRecord(
+        parties=tuple(parties),
+        counterparts=tuple(counterparts),
+        kind=d.kind or "agreement",
+        title=d.title.strip() or _bare(d.np_text) or (d.kind or "agreement"),
+        signatories=tuple(d.signatories),
+        signed_on=signed_on,
+        status=d.status,
+        bilateral=bilateral,
+        evidence=tuple(evidence[:3]),
+        confidence=round(min(confidence, 0.99), 2),
+    )
+
+
+def _bare(np_text: str) -> str:
+    return re.sub(r"^(?:the|a|an|this|that|its|their)\s+", "", np_text.strip(), flags=re.I)
+
+
+def unique_codes(codes: Iterable[str | None]) -> list[str]:
+    return sorted({c for c in codes if c})

@@ -1,0 +1,221 @@
+"""Resolving the dates news prose gives ("on Tuesday", "June 15", "last November") against the
+article's own date. Pure functions; deterministic.
+
+A resolved date is either a full ISO date or a year alone: when only the month or the year is
+known, the year is all that can honestly be said.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+MONTHS = {
+    "january": 1,
+    "jan": 1,
+    "february": 2,
+    "feb": 2,
+    "march": 3,
+    "mar": 3,
+    "april": 4,
+    "apr": 4,
+    "may": 5,
+    "june": 6,
+    "jun": 6,
+    "july": 7,
+    "jul": 7,
+    "august": 8,
+    "aug": 8,
+    "september": 9,
+    "sept": 9,
+    "sep": 9,
+    "october": 10,
+    "oct": 10,
+    "november": 11,
+    "nov": 11,
+    "december": 12,
+    "dec": 12,
+}
+WEEKDAYS = {
+    "monday": 0,
+    "tuesday": 1,
+    "wednesday": 2,
+    "thursday": 3,
+    "friday": 4,
+    "saturday": 5,
+    "sunday": 6,
+}
+_MONTH = r"(?P<month>" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+_WEEKDAY = r"(?P<weekday>" + "|".join(WEEKDAYS) + r")"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?P<year>(?:1[89]|20)\d\d)"
+
+_PATTERNS = [
+    ("wmd", re.compile(rf"\b{_WEEKDAY},?\s+{_MONTH}\s+{_DAY}\b(?!\s*,?\s*(?:19|20)\d\d)", re.I)),
+    ("mdy", re.compile(rf"\b{_MONTH}\s+{_DAY},?\s+{_YEAR}\b", re.I)),
+    ("dmy", re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", re.I)),
+    ("iso", re.compile(r"\b(?P<year>(?:19|20)\d\d)-(?P<month>\d\d)-(?P<day>\d\d)\b")),
+    ("md", re.compile(rf"\b{_MONTH}\s+{_DAY}\b(?!\s*,?\s*(?:19|20)\d\d)", re.I)),
+    ("dm", re.compile(rf"\b{_DAY}\s+(?:of\s+)?{_MONTH}\b(?!\s*,?\s*(?:19|20)\d\d)", re.I)),
+    ("my", re.compile(rf"\b{_MONTH}\s+(?:of\s+)?{_YEAR}\b", re.I)),
+    ("last_month", re.compile(rf"\blast\s+{_MONTH}\b", re.I)),
+    ("in_month", re.compile(rf"\b(?:in|since|until)\s+(?:early\s+|late\s+|mid-)?{_MONTH}\b", re.I)),
+    ("weekday", re.compile(rf"\b(?:on\s+|last\s+|this\s+)?{_WEEKDAY}\b", re.I)),
+    ("yesterday", re.compile(r"\byesterday\b", re.I)),
+    ("today", re.compile(r"\b(?:today|earlier today|this morning|this afternoon)\b", re.I)),
+    ("last_year", re.compile(r"\blast\s+year\b", re.I)),
+    ("this_year", re.compile(r"\b(?:this|earlier this)\s+year\b", re.I)),
+    ("last_period", re.compile(r"\blast\s+(?:month|week)\b", re.I)),
+    (
+        "year",
+        re.compile(
+            rf"\b(?:in|of|since|from|until|signed|dated)\s+(?:late\s+|early\s+|mid-)?{_YEAR}\b",
+            re.I,
+        ),
+    ),
+    ("bare_year", re.compile(rf"(?<![\d-]){_YEAR}(?![\d-])")),
+]
+
+
+FRESH_DAYS = 7
+"""Within this many days before the article, a signing is news; earlier, a reference back."""
+
+
+@dataclass(frozen=True)
+class Found:
+    """A date expression found in a text, resolved."""
+
+    value: str
+    """ISO date (YYYY-MM-DD) or year (YYYY)."""
+    start: int
+    end: int
+    exact: bool
+    """True when the day is known."""
+    before: bool = False
+    """Only the month is known, and all of it lies before the reference week."""
+
+    def as_date(self) -> date:
+        return date.fromisoformat(self.value) if self.exact else date(int(self.value), 7, 1)
+
+
+def _month_before(text: str, month: int, year: int, reference: date) -> bool:
+    """Whether a month-only date ("in mid-March") certainly lies before the reference week."""
+    low = text.lower()
+    day, margin = 15, 14
+    if "early" in low:
+        day, margin = 5, FRESH_DAYS
+    elif "mid" in low:
+        day, margin = 15, FRESH_DAYS
+    elif "late" in low:
+        day, margin = 25, FRESH_DAYS
+    approx = _safe(year, month, day)
+    return approx is not None and (reference - approx).days > margin
+
+
+def _safe(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _month(text: str) -> int:
+    return MONTHS[text.lower().rstrip(".")]
+
+
+def resolve(text: str, reference: date, *, future: bool = False) -> list[Found]:
+    """Every date expression in ``text``, resolved against ``reference`` (the article's date).
+
+    Weekdays and day-months without a year are taken as the latest such day on or before the
+    reference (news reports what happened), unless ``future`` (a plan: the next such day).
+    """
+    found: list[Found] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(a: int, b: int) -> bool:
+        return all(b <= s or a >= e for s, e in taken)
+
+    for kind, pattern in _PATTERNS:
+        for m in pattern.finditer(text):
+            if not free(m.start(), m.end()):
+                continue
+            value = _resolve_one(kind, m, reference, future)
+            if value is None:
+                continue
+            taken.append((m.start(), m.end()))
+            before = False
+            if kind in ("in_month", "last_month", "my") and not future:
+                before = _month_before(m.group(0), _month(m.group("month")), int(value), reference)
+            found.append(Found(value, m.start(), m.end(), len(value) == 10, before))
+    found.sort(key=lambda f: f.start)
+    return found
+
+
+def _resolve_one(kind: str, m: re.Match[str], ref: date, future: bool) -> str | None:
+    g = m.groupdict()
+    if kind in ("mdy", "dmy"):
+        d = _safe(int(g["year"]), _month(g["month"]), int(g["day"]))
+        return d.isoformat() if d else None
+    if kind == "iso":
+        d = _safe(int(g["year"]), int(g["month"]), int(g["day"]))
+        return d.isoformat() if d else None
+    if kind in ("md", "dm", "wmd"):
+        month, day = _month(g["month"]), int(g["day"])
+        if g["month"].lower() == "may" and kind == "dm" and not re.match(r"\d", m.group(0)):
+            return None
+        d = _safe(ref.year, month, day)
+        if d is None:
+            return None
+        if not future and d > ref + timedelta(days=7):
+            d = _safe(ref.year - 1, month, day)
+        elif future and d < ref - timedelta(days=7):
+            d = _safe(ref.year + 1, month, day)
+        return d.isoformat() if d else None
+    if kind == "my":
+        return g["year"]
+    if kind == "in_month":
+        month = _month(g["month"])
+        return str(ref.year if month <= ref.month or future else ref.year - 1)
+    if kind == "last_month":
+        month = _month(g["month"])
+        return str(ref.year if month < ref.month else ref.year - 1)
+    if kind == "weekday":
+        if g["weekday"].lower() == "may":
+            return None
+        target = WEEKDAYS[g["weekday"].lower()]
+        if future:
+            delta = (target - ref.weekday()) % 7
+            return (ref + timedelta(days=delta)).isoformat()
+        delta = (ref.weekday() - target) % 7
+        return (ref - timedelta(days=delta)).isoformat()
+    if kind == "yesterday":
+        return (ref - timedelta(days=1)).isoformat()
+    if kind == "today":
+        return ref.isoformat()
+    if kind == "last_year":
+        return str(ref.year - 1)
+    if kind == "this_year":
+        return str(ref.year)
+    if kind == "last_period":
+        return str((ref - timedelta(days=20)).year)
+    if kind in ("year", "bare_year"):
+        year = int(g["year"])
+        return str(year) if 1800 <= year <= ref.year + 10 else None
+    return None
+
+
+_DATELINE = re.compile(rf"^[A-Z][A-Z .'\-]+(?:,\s*[A-Za-z .'\-]+)?,?\s+{_MONTH}\s+{_DAY}\b", re.I)
+
+
+def dateline_date(text: str, published: date | None) -> date | None:
+    """The date of a wire dateline ("SHUSHA, Azerbaijan, June 15 (Agency) - ...")."""
+    head = text[:160]
+    m = _DATELINE.match(head)
+    if not m:
+        return None
+    ref = published or date.today()
+    d = _safe(ref.year, _month(m.group("month")), int(m.group("day")))
+    if d and d > ref + timedelta(days=2):
+        d = _safe(ref.year - 1, d.month, d.day)
+    return d
