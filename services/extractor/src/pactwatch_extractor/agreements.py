@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from pactwatch.contracts import AgreementRecord, Evidence, Signatory
+from pactwatch.matching import stems_meet, title_stems
 from spacy.tokens import Doc, Span, Token
 
 from pactwatch_extractor import lexicon as lx
@@ -274,7 +275,7 @@ def _subject_title(head: Token, lefts: Sequence[Token]) -> str:
             "to",
             "covering",
         ):
-            if child.lower_ == "of" and head.lower_.startswith("memorand"):
+            if child.lower_ == "of" and any(o.lower_ == "understanding" for o in child.children):
                 continue  # "memorandum of understanding"
             if child.lower_ == "to" and head.lower_ not in ("deal",):
                 continue
@@ -802,7 +803,42 @@ def extract_records(doc: Doc, body_start: int, frame: Frame) -> list[AgreementRe
                 _expand_same_sentence(draft, mention, drafts)
         _expand_following(drafts, sentences, index)
     _expand_lists(drafts, doc, sentences)
-    return [_finish(d, frame) for d in _resolve_packages(drafts)]
+    return [_finish(d, frame) for d in _merge_coreferent(_resolve_packages(drafts))]
+
+
+def _merge_coreferent(drafts: list[Draft]) -> list[Draft]:
+    """One document named two ways in one article ("a memorandum of alliance" signed on June
+    15 ... "the Shusha Declaration on Allied Relations, which the presidents signed") is one
+    record: same parties, one of them undated, titles sharing a stem, neither a plan."""
+    out: list[Draft] = []
+    for d in drafts:
+        target = next(
+            (
+                o
+                for o in out
+                if set(o.parties) == set(d.parties)
+                and o.counterparts == d.counterparts
+                and (o.dated != d.dated)
+                and o.status in ("signed", "past_reference")
+                and d.status in ("signed", "past_reference")
+                and o.package is None
+                and d.package is None
+                and stems_meet(title_stems(o.title), title_stems(d.title))
+            ),
+            None,
+        )
+        if target is None:
+            out.append(d)
+            continue
+        dated, undated = (target, d) if target.dated else (d, target)
+        named = target if target.named else d if d.named else dated
+        target.title, target.named = named.title, named.named
+        target.kind = named.kind or dated.kind
+        target.signed_on, target.dated, target.status = dated.signed_on, True, dated.status
+        target.signatories = target.signatories or d.signatories
+        target.evidence.extend(d.evidence)
+        target.explicit_parties = target.explicit_parties or d.explicit_parties
+    return out
 
 
 def _draft(
@@ -1309,7 +1345,7 @@ def _dedupe(drafts: list[Draft]) -> list[Draft]:
 
 def _finish(d: Draft, frame: Frame) -> AgreementRecord:
     codes = [c for c in dict.fromkeys(d.parties) if c]
-    parties: list[str | None] = list(sorted(codes))
+    parties: list[str | None] = [*sorted(codes)]
     counterparts = list(dict.fromkeys(d.counterparts))
     parties.extend([None] * len(counterparts))
     if len(parties) == 1:

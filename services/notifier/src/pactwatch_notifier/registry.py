@@ -16,7 +16,7 @@ from pactwatch.contracts import AgreementRecord
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from pactwatch_notifier.matching import Known, agreement_key, same_agreement
+from pactwatch.matching import Known, agreement_key, same_agreement
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""When two reports describe the same agreement. Pure functions.
+"""When two reports describe the same agreement. Pure functions, shared by the extractor
+(one document named twice in one article) and the notifier (reports across articles).
 
 Reports of one document differ: one outlet gives the title, another only the subject; one
 gives the date, another does not; "memorandum of alliance" and "Declaration on Allied
@@ -58,7 +59,7 @@ def _stem(word: str) -> str:
     return word
 
 
-def _stems_meet(a: frozenset[str], b: frozenset[str]) -> bool:
+def stems_meet(a: frozenset[str], b: frozenset[str]) -> bool:
     """Some stem of ``a`` and some stem of ``b`` share a prefix of at least four letters
     covering most of the shorter word ("alli-ance" / "alli-ed", "defen-ce" / "defen-se")."""
     for x in a:
@@ -105,7 +106,7 @@ def same_agreement(known: Known, kind: str, title: str, signed_on: str | None) -
         return False
     a, b = title_stems(known.title), title_stems(title)
     if a and b:
-        return _stems_meet(a, b)
+        return stems_meet(a, b)
     # one of them names no subject: only the kind can tell, and the date must pin it down
     return known.kind == kind and bool(known.signed_on and signed_on)
 
