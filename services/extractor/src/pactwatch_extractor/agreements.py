@@ -830,7 +830,7 @@ def _merge_coreferent(drafts: list[Draft]) -> list[Draft]:
         if target is None:
             out.append(d)
             continue
-        dated, undated = (target, d) if target.dated else (d, target)
+        dated = target if target.dated else d
         named = target if target.named else d if d.named else dated
         target.title, target.named = named.title, named.named
         target.kind = named.kind or dated.kind

@@ -7,6 +7,7 @@ stripped, and text past the size limit is cut with a flag.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from collections.abc import Sequence
@@ -15,6 +16,7 @@ from datetime import UTC, datetime
 
 from pactwatch.contracts import AgreementRecord, Article, Entity
 from spacy.language import Language
+from spacy.tokens import Doc
 
 from pactwatch_extractor.agreements import Frame, extract_records, main_pair
 from pactwatch_extractor.dates import dateline_date
@@ -43,40 +45,79 @@ class Extraction:
     notes: tuple[str, ...] = field(default=())
 
 
-def prepare(article: Article, max_chars: int = MAX_CHARS) -> tuple[str, str | None, bool]:
-    """The text the NLP reads (headline + blank line + body), why it is skipped, if it is
-    cut. HTML is stripped first, so that markup never reaches the parser."""
+@dataclass(frozen=True)
+class Prepared:
+    """The text the NLP reads, and how its offsets map back to the article's."""
+
+    text: str = ""
+    """Headline + blank line + body, markup stripped, the wire dateline removed, and a full
+    stop after each line that has none (the parser splits sentences badly without one)."""
+    body_start: int = 0
+    """Where the body starts in ``text``."""
+    head_len: int = 0
+    """Length of headline + blank line before any full stop was added."""
+    shift: int = 0
+    """Characters removed from the front of the body (leading space and the dateline)."""
+    inserted: tuple[int, ...] = ()
+    """Positions in ``text`` of the full stops added."""
+    skipped: str | None = None
+    truncated: bool = False
+
+    def to_article(self, offset: int) -> int:
+        """The offset in headline + blank line + article text of an offset in ``text``."""
+        offset -= bisect.bisect_left(self.inserted, offset)
+        return offset + self.shift if offset >= self.head_len else offset
+
+
+_LINE_END = re.compile(r"(?<=[^\s.!?;:,\"”’')\]])(?=[ \t]*\n)")
+
+
+def _punctuate(text: str) -> tuple[str, list[int]]:
+    """Add a full stop at the end of each line that lacks one; return their positions."""
+    ends = [m.start() for m in _LINE_END.finditer(text)]
+    pieces: list[str] = []
+    positions: list[int] = []
+    last = 0
+    for n, pos in enumerate(ends):
+        pieces.extend((text[last:pos], "."))
+        positions.append(pos + n)
+        last = pos
+    pieces.append(text[last:])
+    return "".join(pieces), positions
+
+
+def prepare(article: Article, max_chars: int = MAX_CHARS) -> Prepared:
+    """What the NLP reads. HTML is stripped first, so that markup never reaches the parser;
+    empty and non-English texts are skipped with a reason; long ones are cut with a flag."""
     body = article.text
     if "<" in body and _TAG.search(body):
         body = html.unescape(_TAG.sub(" ", body))
         body = re.sub(r"[ \t]+", " ", body)
+    lead = len(body) - len(body.lstrip())
     body = body.strip()
     if not body:
-        return "", "empty text", False
+        return Prepared(skipped="empty text")
     if article.language and article.language != "en":
-        return "", f"language is {article.language!r}, not English", False
+        return Prepared(skipped=f"language is {article.language!r}, not English")
     if not article.language and not looks_english(body):
-        return "", "text does not look like English", False
+        return Prepared(skipped="text does not look like English")
+    dateline = _DATELINE_PREFIX.match(body)
+    shift = dateline.end() if dateline else 0
+    body = body[shift:]
     truncated = len(body) > max_chars
     if truncated:
         body = body[:max_chars]
-    body = blank_dateline(body)
     title = (article.title or "").strip()
-    return f"{title}\n\n{body}" if title else body, None, truncated
+    head = f"{title}\n\n" if title else ""
+    text, inserted = _punctuate(head + body)
+    body_start = len(head) + sum(1 for i in inserted if i < len(head))
+    return Prepared(text, body_start, len(head), lead + shift, tuple(inserted), None, truncated)
 
 
+# "SHUSHA, Azerbaijan, June 15 (Agency) - ", "TASHKENT (Agency) - ", "DAR ES SALAAM - "
 _DATELINE_PREFIX = re.compile(
-    r"^[A-Z][A-Z .'’\-]{2,40}(?:,[^\n()]{0,40})?\s*(?:\([^)\n]{1,60}\))?\s*[-–—]{1,2}\s+"
+    r"^[A-Z][A-Z .'’\-]{2,40}(?:,[^\n()]{0,40})?\s*(?:\([^)\n]{1,60}\))?\s*(?:[-–—]{1,2}|:)\s+"
 )
-
-
-def blank_dateline(body: str) -> str:
-    """Replace a wire dateline ("SHUSHA, Azerbaijan, June 15 (Agency) - ") with spaces: the
-    parser reads the sentence that follows, and character offsets stay those of the text."""
-    m = _DATELINE_PREFIX.match(body)
-    if not m:
-        return body
-    return " " * m.end() + body[m.end() :]
 
 
 def looks_english(text: str) -> bool:
@@ -125,53 +166,56 @@ class Extractor:
     def extract_many(self, articles: Sequence[Article]) -> list[Extraction]:
         """Extract every article of a batch with one ``nlp.pipe`` pass."""
         prepared = [prepare(a, self.max_chars) for a in articles]
-        texts = [text for text, skipped, _ in prepared if skipped is None]
+        texts = [p.text for p in prepared if p.skipped is None]
         docs = iter(self.nlp.pipe(texts, batch_size=max(1, len(texts))))
         results: list[Extraction] = []
-        for article, (text, skipped, truncated) in zip(articles, prepared, strict=True):
-            if skipped is not None:
-                results.append(Extraction(skipped=skipped))
+        for article, prep in zip(articles, prepared, strict=True):
+            if prep.skipped is not None:
+                results.append(Extraction(skipped=prep.skipped))
                 continue
-            doc = next(docs)
-            results.append(self._read(article, doc, text, truncated))
+            results.append(self._read(article, next(docs), prep))
         return results
 
-    def _read(self, article: Article, doc: object, text: str, truncated: bool) -> Extraction:
-        from spacy.tokens import Doc
-
-        assert isinstance(doc, Doc)
-        title = (article.title or "").strip()
-        body_start = len(title) + 2 if title else 0
-        first_para_end = text.find("\n\n", body_start)
+    def _read(self, article: Article, doc: Doc, prep: Prepared) -> Extraction:
+        text = prep.text
+        first_para_end = text.find("\n\n", prep.body_start)
         first_para_end = len(text) if first_para_end < 0 else first_para_end
         published = article.published or datetime.now(UTC).date()
         reference = dateline_date(article.text.strip(), published) or published
-        pair, weights = main_pair(doc, body_start, first_para_end)
+        pair, weights = main_pair(doc, prep.body_start, first_para_end)
         frame = Frame(reference=reference, pair=pair, codes=weights)
-        records = tuple(extract_records(doc, body_start, frame))
-        entities = tuple(_entities(doc))
+        records = tuple(
+            _shift_evidence(r, prep) for r in extract_records(doc, prep.body_start, frame)
+        )
+        entities = tuple(_entities(doc, prep))
         countries = tuple(sorted({e.country for e in entities if e.country}))
-        return Extraction(entities, countries, records, None, truncated)
+        return Extraction(entities, countries, records, None, prep.truncated)
 
 
-def _entities(doc: object) -> list[Entity]:
-    from spacy.tokens import Doc
+def _shift_evidence(record: AgreementRecord, prep: Prepared) -> AgreementRecord:
+    if not prep.shift and not prep.inserted:
+        return record
+    evidence = tuple(
+        e.model_copy(update={"start": prep.to_article(e.start), "end": prep.to_article(e.end)})
+        for e in record.evidence
+    )
+    return record.model_copy(update={"evidence": evidence})
 
-    assert isinstance(doc, Doc)
+
+def _entities(doc: Doc, prep: Prepared) -> list[Entity]:
     gaz = gazetteer()
     out = []
     for ent in doc.ents:
         country = None
         if ent.label_ in ("GPE", "NORP", "LOC", "ORG", "FAC"):
-            country = (
-                ent.ent_id_ if ent.ent_id_ and ent.ent_id_ != "NONSTATE" else gaz.lookup(ent.text)
-            )
+            known = ent.ent_id_ and ent.ent_id_ != "NONSTATE"
+            country = ent.ent_id_ if known else gaz.lookup(ent.text)
         out.append(
             Entity(
                 label=ent.label_,
                 text=ent.text,
-                start=ent.start_char,
-                end=ent.end_char,
+                start=prep.to_article(ent.start_char),
+                end=prep.to_article(ent.end_char),
                 country=country,
             )
         )
