@@ -98,23 +98,7 @@ class EmbeddedRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
         log = (self.directory / "redis.log").open("ab")
         self.process = subprocess.Popen(  # noqa: S603  # our own binary, fixed arguments
-            [
-                redis_server_binary(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--dir",
-                str(self.directory.resolve()),
-                "--appendonly",
-                "yes",
-                "--appendfsync",
-                "everysec",
-                "--save",
-                "",
-                "--maxmemory-policy",
-                "noeviction",
-            ],  # fmt: skip
+            [redis_server_binary(), *self.options()],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches honcho first; Redis stops last
@@ -184,9 +168,8 @@ def run(args: argparse.Namespace) -> int:
     env.setdefault("PACTWATCH_INDEXER_URL", indexer_url)
     env.setdefault("PACTWATCH_NOTIFIER_URL", notifier_url)
 
-    print(
-        f"pactwatch: Redis at {env['REDIS_URL']}{' (embedded, AOF in ' + str(data / 'redis') + ')' if embedded else ''}"
-    )
+    where = f" (embedded, AOF in {data / 'redis'})" if embedded else ""
+    print(f"pactwatch: Redis at {env['REDIS_URL']}{where}")
     print(f"pactwatch: index at {env['INDEX_URL']}")
     print(
         f"pactwatch: ingest API {ingest_url}   search API {indexer_url}   alerts API {notifier_url}"
@@ -194,17 +177,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"pactwatch: {args.extractors} extractor replica(s); Ctrl-C stops everything", flush=True)
     honcho = subprocess.Popen(  # noqa: S603  # honcho from this environment, fixed arguments
         [
-            sys.executable,
-            "-m",
-            "honcho",
-            "start",
-            "-f",
-            str(args.procfile),
-            "-d",
-            str(args.procfile.resolve().parent),
-            "-c",
-            f"extractor={args.extractors}",
-        ],  # fmt: skip
+            *(sys.executable, "-m", "honcho", "start", "-f", str(args.procfile)),
+            *("-d", str(args.procfile.resolve().parent), "-c", f"extractor={args.extractors}"),
+        ],
         env=env,
     )
     stopping = False
