@@ -31,7 +31,13 @@ ALERTS_STREAM = "alerts.agreements"
 """Durable alert stream; each entry's field ``alert`` holds one Alert as JSON."""
 ALERTS_STREAM_FIELD = "alert"
 ALERTS_CHANNEL = "pactwatch.alerts"
-"""Redis pub/sub channel for live listeners; the message body is one Alert as JSON."""
+"""Redis pub/sub channel for live listeners; the message body is one Alert as JSON.
+
+Also ``pactwatch.alerts.<ISO3>`` for each party and ``pactwatch.alerts.<ISO3>.<ISO3>`` for the
+sorted pair."""
+UPDATES_CHANNEL = "pactwatch.updates"
+"""Redis pub/sub channel of AgreementUpdated events (never on the alerts stream); also
+``pactwatch.updates.<ISO3>`` and ``pactwatch.updates.<ISO3>.<ISO3>`` like the alerts."""
 
 # --- consumer groups: the service's name ---------------------------------------------------
 
@@ -223,3 +229,23 @@ class Alert(Contract):
     article: ArticleRef = Field(description="The first article that reported it.")
     detected_at: datetime
     latency_ms: float = Field(description="From ingest of the article to this alert.")
+
+
+class AgreementUpdated(Contract):
+    """A later report of an agreement that has alerted already raised its counts (version 1).
+
+    Published on ``pactwatch.updates[.<ISO3>[.<ISO3>]]`` only, never on the alerts stream.
+    """
+
+    schema_version: Literal[1] = 1
+    event: Literal["agreement.updated"] = "agreement.updated"
+    key: str = Field(description="Canonical agreement key, as in the alert.")
+    parties: tuple[str, str] = Field(description="Sorted ISO 3166-1 alpha-3 codes.")
+    party_names: tuple[str, str] | None = None
+    kind: Kind
+    title: str = Field(description="The registry's best title so far.")
+    signed_on: str | None = None
+    mentions: int = Field(description="Articles that reported it so far, this one included.")
+    sources: int = Field(description="Distinct outlets among them.")
+    article: ArticleRef = Field(description="The article that raised the counts.")
+    seen_at: datetime

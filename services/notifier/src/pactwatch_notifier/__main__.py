@@ -1,12 +1,12 @@
-"""``python -m pactwatch_notifier``: run the notifier until SIGTERM/SIGINT."""
+"""``python -m pactwatch_notifier``: serve the notifier until SIGTERM/SIGINT."""
 
-from pactwatch.service import run_worker
+from pactwatch.http import serve
 
-from pactwatch_notifier.app import app, settings
+from pactwatch_notifier.app import create_app, settings
 
 
 def main() -> None:
-    run_worker("notifier", settings, app)
+    serve("notifier", settings, create_app)
 
 
 if __name__ == "__main__":

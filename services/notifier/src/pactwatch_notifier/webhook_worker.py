@@ -1,0 +1,408 @@
+"""Webhook delivery, off the pipeline's path: a receiver that is slow or down delays nobody.
+
+Three loops run in each notifier replica, all coordinated through Redis so that replicas
+share the work and a crashed one loses nothing:
+
+1. fan-out: reads the durable alert stream ``alerts.agreements`` (group ``notifier``) and
+   queues one job per matching subscription on ``webhooks.deliveries``;
+2. delivery: reads ``webhooks.deliveries`` (group ``notifier``) with a bounded number of
+   requests in flight, at most a few per subscription, each with a whole-request timeout; a
+   failure schedules the next attempt in the sorted set ``{webhooks.deliveries}:retries``
+   (score = when it is due), the last failure goes to the subscription's dead list;
+3. retries: moves due jobs from the sorted set back to the stream, atomically (a Lua script
+   on keys of one hash slot), so that two replicas never both re-queue one job.
+
+A job is acknowledged (and deleted) only when its attempt is settled; jobs left pending by a
+replica that died are claimed by another after an idle time longer than any attempt.
+Delivery is at least once: a receiver deduplicates on ``X-Pactwatch-Delivery``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import structlog
+from pactwatch.alertfeed import decode_entry
+from pactwatch.contracts import ALERTS_STREAM, GROUP_NOTIFIER
+from pactwatch.settings import consumer_name
+from pactwatch.streams import ensure_groups
+from pydantic import ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError, ResponseError
+
+from pactwatch_notifier.settings import NotifierSettings
+from pactwatch_notifier.subscriptions import SubscriptionStore
+from pactwatch_notifier.webhooks import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    AddressPolicy,
+    DeliveryJob,
+    DeliveryRecord,
+    Subscription,
+    URLRefusedError,
+    backoff,
+    delivery_id,
+    sign,
+)
+
+log = structlog.get_logger()
+
+WEBHOOK_DELIVERIES = "webhooks.deliveries"
+"""Queued webhook deliveries (internal to the notifier); field ``job`` holds a DeliveryJob."""
+RETRIES_KEY = "{webhooks.deliveries}:retries"
+"""Jobs waiting for their next attempt; the hash tag puts it on the stream's slot."""
+JOB_FIELD = "job"
+USER_AGENT = "pactwatch-notifier/1 (+webhooks)"
+
+_MOVE_DUE = """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+for _, job in ipairs(due) do
+  redis.call('XADD', KEYS[2], '*', ARGV[3], job)
+  redis.call('ZREM', KEYS[1], job)
+end
+return #due
+"""
+
+
+async def ensure_webhook_groups(redis: Redis) -> None:
+    """The groups the worker reads with; created before the first alert can be published.
+
+    On the alert stream the group starts at ``$``: a first deployment must not send every
+    retained alert to today's subscribers; every alert published after it is fanned out.
+    """
+    try:
+        await redis.xgroup_create(ALERTS_STREAM, GROUP_NOTIFIER, id="$", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+    await ensure_groups(redis, GROUP_NOTIFIER, [WEBHOOK_DELIVERIES])
+
+
+class WebhookWorker:
+    """Fans alerts out to subscriptions and delivers them; :meth:`run` until :meth:`stop`."""
+
+    def __init__(
+        self,
+        redis: Redis,
+        store: SubscriptionStore,
+        settings: NotifierSettings,
+        policy: AddressPolicy,
+        *,
+        consumer: str | None = None,
+    ) -> None:
+        self._redis = redis
+        self._store = store
+        self._settings = settings
+        self._policy = policy
+        self._consumer = consumer or consumer_name()
+        self._move_due: Any = redis.register_script(_MOVE_DUE)
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._slot_freed = asyncio.Event()
+        self._retry_added = asyncio.Event()
+        self._in_flight: Counter[str] = Counter()
+        # longer than any attempt can take: only a dead replica's jobs are this idle
+        self._claim_idle_ms = int((2 * settings.webhook_timeout_s + 30) * 1000)
+        self._next_claim: dict[str, float] = {}
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.webhook_timeout_s),
+            limits=httpx.Limits(
+                max_connections=settings.webhook_concurrency,
+                max_keepalive_connections=min(settings.webhook_concurrency, 32),
+            ),
+            follow_redirects=False,  # a redirect could lead past the address check
+            trust_env=False,  # deliveries connect to the checked address, never via a proxy
+            headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
+        )
+        self.loops: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        """Start the three loops as tasks of the running event loop."""
+        self.loops = [
+            asyncio.create_task(self._forever("fan_out", self._fan_out_once)),
+            asyncio.create_task(self._forever("deliver", self._deliver_once)),
+            asyncio.create_task(self._forever("retry", self._retry_once)),
+        ]
+
+    def healthy(self) -> str | None:
+        """None while every loop runs; else which one stopped."""
+        for task in self.loops:
+            if task.done():
+                return f"webhook loop {task.get_name()} stopped"
+        return None if self.loops else "webhook worker not started"
+
+    async def stop(self, grace_s: float) -> None:
+        """Stop reading, let attempts in flight finish within ``grace_s``, then cancel."""
+        self._stopping.set()
+        self._slot_freed.set()
+        self._retry_added.set()
+        await asyncio.gather(*self.loops, return_exceptions=True)
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=grace_s)
+            for task in pending:
+                task.cancel()  # its job stays pending in the group; another replica claims it
+            await asyncio.gather(*pending, return_exceptions=True)
+        await self._client.aclose()
+
+    async def _forever(self, name: str, step: Callable[[], Awaitable[None]]) -> None:
+        """Run ``step`` until stopped; Redis errors are logged and retried with a pause."""
+        pause = 0.1
+        while not self._stopping.is_set():
+            try:
+                await step()
+                pause = 0.1
+            except ResponseError as exc:
+                if "NOGROUP" in str(exc):
+                    # Redis lost its data (restarted without persistence): start over
+                    log.warning("webhooks.group_missing", loop=name)
+                    with contextlib.suppress(RedisError):
+                        await ensure_webhook_groups(self._redis)
+                    continue
+                log.error("webhooks.redis_error", loop=name, error=str(exc))
+                await self._sleep(pause)
+                pause = min(pause * 2, 5.0)
+            except (RedisError, OSError) as exc:
+                log.warning("webhooks.redis_unavailable", loop=name, error=str(exc))
+                await self._sleep(pause)
+                pause = min(pause * 2, 5.0)
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    async def _read(self, stream: str, count: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
+        """Entries this consumer must handle: first any a dead consumer left pending too long
+        (checked now and then), else new ones (waiting up to a second for them)."""
+        now = time.monotonic()
+        if now >= self._next_claim.get(stream, 0.0):
+            self._next_claim[stream] = now + self._claim_idle_ms / 2000
+            reply: Any = await self._redis.xautoclaim(
+                stream, GROUP_NOTIFIER, self._consumer, self._claim_idle_ms, "0-0", count=count
+            )
+            # Redis 6.2 answers entries deleted since as (None, None): nothing to do for them
+            claimed = [(i, f) for i, f in reply[1] if i is not None and f is not None]
+            if claimed:
+                log.info("webhooks.reclaimed", stream=stream, entries=len(claimed))
+                return claimed
+        result: Any = await self._redis.xreadgroup(
+            GROUP_NOTIFIER, self._consumer, {stream: ">"}, count=count, block=1000
+        )
+        return [entry for _, entries in result or () for entry in entries]
+
+    # --- 1. fan-out -----------------------------------------------------------------------
+
+    async def _fan_out_once(self) -> None:
+        entries = await self._read(ALERTS_STREAM, 100)
+        if entries:
+            await self.fan_out(entries)
+
+    async def fan_out(self, entries: list[tuple[bytes, dict[bytes, bytes]]]) -> int:
+        """Queue a delivery of each alert to each subscription whose filter it passes, and
+        acknowledge the alerts, in one round trip. Returns the number of jobs queued."""
+        subscriptions = await self._store.all()
+        queued = 0
+        pipe: Any = self._redis.pipeline(transaction=False)
+        async with pipe:
+            for entry_id, fields in entries:
+                decoded = decode_entry(fields)
+                if decoded is not None and decoded[1].get("event") == "agreement.signed":
+                    raw, alert = decoded
+                    alert_id = str(alert.get("alert_id"))
+                    for subscription in subscriptions:
+                        if subscription.filter.matches(alert):
+                            job = DeliveryJob(
+                                delivery_id=delivery_id(subscription.id, alert_id),
+                                subscription_id=subscription.id,
+                                alert_id=alert_id,
+                                event="agreement.signed",
+                                body=raw.decode(),
+                            )
+                            pipe.xadd(WEBHOOK_DELIVERIES, {JOB_FIELD: job.model_dump_json()})
+                            queued += 1
+                pipe.xack(ALERTS_STREAM, GROUP_NOTIFIER, entry_id)
+            await pipe.execute()
+        if queued:
+            log.info("webhooks.queued", alerts=len(entries), deliveries=queued)
+        return queued
+
+    # --- 2. delivery ----------------------------------------------------------------------
+
+    async def _deliver_once(self) -> None:
+        while len(self._tasks) >= self._settings.webhook_concurrency:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+            if self._stopping.is_set():
+                return
+        free = self._settings.webhook_concurrency - len(self._tasks)
+        for entry_id, fields in await self._read(WEBHOOK_DELIVERIES, free):
+            self._dispatch(entry_id, fields)
+
+    def _dispatch(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
+        try:
+            job = DeliveryJob.model_validate_json(fields.get(JOB_FIELD.encode(), b""))
+        except ValidationError as exc:
+            log.error("webhooks.job_unreadable", entry_id=entry_id.decode(), error=str(exc))
+            self._track(self._settle(entry_id))
+            return
+        if self._in_flight[job.subscription_id] >= self._settings.webhook_per_subscription:
+            # this receiver has its share of requests open already: try again shortly
+            # (same attempt), leaving the slot to other receivers
+            delay = min(1.0, self._settings.webhook_timeout_s) * random.uniform(0.5, 1.0)  # noqa: S311  # spreading, not secrecy
+            self._track(self._settle(entry_id, retry=job, due=time.time() + delay))
+            return
+        self._in_flight[job.subscription_id] += 1
+        self._track(self._deliver(entry_id, job))
+
+    def _track(self, work: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._tasks.add(task)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            self._slot_freed.set()
+            if not finished.cancelled() and finished.exception() is not None:
+                # the job stays pending and is claimed again later: nothing is lost
+                log.error("webhooks.delivery_error", error=repr(finished.exception()))
+
+        task.add_done_callback(done)
+
+    async def _deliver(self, entry_id: bytes, job: DeliveryJob) -> None:
+        try:
+            subscription = await self._store.get(job.subscription_id)
+            if subscription is None:
+                await self._settle(entry_id)  # unsubscribed since: nothing to deliver
+                return
+            started = time.perf_counter()
+            status, error = await self.attempt(subscription, job)
+            duration_ms = round((time.perf_counter() - started) * 1000, 1)
+        finally:
+            self._in_flight[job.subscription_id] -= 1
+            if self._in_flight[job.subscription_id] <= 0:
+                del self._in_flight[job.subscription_id]
+        now = datetime.now(UTC)
+        record = {
+            "delivery_id": job.delivery_id,
+            "alert_id": job.alert_id,
+            "attempt": job.attempt,
+            "status_code": status,
+            "error": error,
+            "duration_ms": duration_ms,
+            "at": now,
+        }
+        context = {
+            "subscription_id": job.subscription_id,
+            "alert_id": job.alert_id,
+            "attempt": job.attempt,
+        }
+        if error is None:
+            await self._settle(entry_id)
+            await self._store.record(
+                job.subscription_id, DeliveryRecord(outcome="delivered", **record)
+            )
+            log.info("webhook.delivered", status=status, duration_ms=duration_ms, **context)
+        elif job.attempt >= self._settings.webhook_max_attempts:
+            await self._settle(entry_id)
+            await self._store.record(job.subscription_id, DeliveryRecord(outcome="dead", **record))
+            log.warning("webhook.dead", error=error, **context)
+        else:
+            delay = backoff(
+                job.attempt, self._settings.webhook_backoff_s, self._settings.webhook_backoff_max_s
+            )
+            retry = job.model_copy(update={"attempt": job.attempt + 1})
+            await self._settle(entry_id, retry=retry, due=now.timestamp() + delay)
+            await self._store.record(
+                job.subscription_id,
+                DeliveryRecord(
+                    outcome="failed", next_attempt_at=now + timedelta(seconds=delay), **record
+                ),
+            )
+            log.info("webhook.failed", error=error, retry_in_s=round(delay, 2), **context)
+
+    async def attempt(
+        self, subscription: Subscription, job: DeliveryJob
+    ) -> tuple[int | None, str | None]:
+        """POST the alert, signed; (status code, None) on a 2xx, else (status, why it failed).
+
+        The request goes to an address checked against the policy at this very attempt (the
+        name is resolved once, and the connection made to that address), so that a DNS answer
+        changed since the subscription cannot point a delivery into a private network.
+        """
+        body = job.body.encode()
+        timestamp = int(time.time())
+        try:
+            addresses = await self._policy.check(subscription.url)
+            url = httpx.URL(subscription.url)
+            headers = {
+                "Host": url.netloc.decode("ascii"),
+                TIMESTAMP_HEADER: str(timestamp),
+                SIGNATURE_HEADER: sign(subscription.secret, timestamp, body),
+                "X-Pactwatch-Event": job.event,
+                "X-Pactwatch-Delivery": job.delivery_id,
+                "X-Pactwatch-Subscription": subscription.id,
+                "X-Pactwatch-Attempt": str(job.attempt),
+            }
+            extensions = (
+                {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
+            )
+            async with (
+                asyncio.timeout(self._settings.webhook_timeout_s),
+                self._client.stream(
+                    "POST",
+                    url.copy_with(host=str(addresses[0])),
+                    content=body,
+                    headers=headers,
+                    extensions=extensions,
+                ) as response,
+            ):
+                status = response.status_code
+        except URLRefusedError as exc:
+            return None, f"refused: {exc}"
+        except TimeoutError:
+            return None, f"timeout after {self._settings.webhook_timeout_s:g} s"
+        except httpx.TimeoutException as exc:
+            return None, f"timeout: {type(exc).__name__}"
+        except (httpx.HTTPError, OSError) as exc:
+            return None, f"{type(exc).__name__}: {exc}"[:500]
+        if 200 <= status < 300:
+            return status, None
+        return status, f"HTTP {status}"
+
+    async def _settle(
+        self, entry_id: bytes, *, retry: DeliveryJob | None = None, due: float = 0.0
+    ) -> None:
+        """Acknowledge and delete a job, scheduling ``retry`` at ``due`` (epoch seconds), in
+        one transaction: a job is never both lost and settled."""
+        pipe: Any = self._redis.pipeline(transaction=True)
+        async with pipe:
+            if retry is not None:
+                pipe.zadd(RETRIES_KEY, {retry.model_dump_json(): int(due * 1000)})
+            pipe.xack(WEBHOOK_DELIVERIES, GROUP_NOTIFIER, entry_id)
+            pipe.xdel(WEBHOOK_DELIVERIES, entry_id)
+            await pipe.execute()
+        if retry is not None:
+            self._retry_added.set()  # it may be due before the retry loop would look again
+
+    # --- 3. retries -----------------------------------------------------------------------
+
+    async def _retry_once(self) -> None:
+        self._retry_added.clear()  # before looking: a retry added from now on wakes the wait
+        now_ms = int(time.time() * 1000)
+        moved = await self._move_due(
+            keys=[RETRIES_KEY, WEBHOOK_DELIVERIES], args=[now_ms, 500, JOB_FIELD]
+        )
+        if int(moved) >= 500:
+            return  # more are due: move them at once
+        earliest: Any = await self._redis.zrange(RETRIES_KEY, 0, 0, withscores=True)
+        wait = 1.0  # other replicas schedule retries too: look at least once a second
+        if earliest:
+            wait = min(1.0, max(0.01, (earliest[0][1] - time.time() * 1000) / 1000))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._retry_added.wait(), timeout=wait)
