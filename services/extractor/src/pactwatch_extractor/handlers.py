@@ -44,6 +44,7 @@ def build_router(settings: ExtractorSettings, redis: Redis, extractor: Extractor
             for m, r in zip(batch, results, strict=True)
         ]
         await publish_all(redis, enriched, out)
+        log.info("batch.extracted", size=len(out))
         for message in out:
             if message.skipped:
                 log.info("article.skipped", article_id=message.article.id, reason=message.skipped)

@@ -13,10 +13,9 @@ from typing import Any
 
 import orjson
 from pactwatch.contracts import AgreementRecord
+from pactwatch.matching import Known, agreement_key, same_agreement
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
-
-from pactwatch.matching import Known, agreement_key, same_agreement
 
 
 @dataclass(frozen=True)
