@@ -1,4 +1,4 @@
-"""Turning what a sender gives us into an Article: canonical URL, deterministic id, clean text.
+"""Identity and layout of an article: deterministic id, the seed-style header of text files.
 
 Pure functions: no Redis, no HTTP.
 """
@@ -7,25 +7,27 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
-from datetime import date
+from dataclasses import dataclass
 
 from pactwatch.identity import canonical_url, text_fingerprint
 
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000]+")
-_BLANK_LINES = re.compile(r"\n\s*\n+")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# "date 2021-10-27 By Some Outlet": the first line of a text file in the seed's format. The
+# date must carry a year, so that a sentence like "Date night by the river" is not a header.
+_SEED_HEADER = re.compile(
+    r"date\s+(?P<date>[^\n]*?\b(?:1[89]|2\d)\d\d\b[^\n]*?)\s+by\s+(?P<source>[^\n]+?)",
+    re.IGNORECASE,
+)
+# "By Jane Doe": a byline right after the header, a few capitalised words at most.
+_BYLINE = re.compile(r"by\s+[\w.'’-]+(?:\s+[\w.'’-]+){0,5}", re.IGNORECASE)
 
 
-def clean_text(text: str) -> str:
-    """NFC, no control characters, single spaces, paragraphs separated by one blank line."""
-    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
-    text = _CONTROL.sub("", text)
-    paragraphs = (
-        " ".join(line.strip() for line in block.split("\n") if line.strip())
-        for block in _BLANK_LINES.split(text)
-    )
-    return "\n\n".join(_SPACES.sub(" ", p).strip() for p in paragraphs if p.strip())
+@dataclass(frozen=True)
+class SeedHeader:
+    """What the header of a seed-style text says, and the text without it."""
+
+    published: str
+    source: str
+    body: str
 
 
 def article_id(url: str | None, text: str) -> str:
@@ -34,8 +36,22 @@ def article_id(url: str | None, text: str) -> str:
     return "a" + hashlib.blake2b(basis.encode(), digest_size=10).hexdigest()
 
 
-def check_published(published: date | None, today: date) -> tuple[date | None, str | None]:
-    """A date in the future is recorded as unknown with a reason, never guessed."""
-    if published is not None and published > today:
-        return None, f"published date {published.isoformat()} is in the future; recorded as unknown"
-    return published, None
+def split_seed_header(text: str) -> SeedHeader | None:
+    """Read the seed-style header (first line ``date YYYY-MM-DD By Source``, then an optional
+    byline), or None when the text does not start with one."""
+    stripped = text.lstrip("\ufeff \t\r\n")
+    first, _, rest = stripped.partition("\n")
+    match = _SEED_HEADER.fullmatch(first.strip())
+    if not match:
+        return None
+    lines = rest.split("\n")
+    start = 0
+    while start < len(lines) and not lines[start].strip():
+        start += 1
+    if start < len(lines) and _BYLINE.fullmatch(lines[start].strip()):
+        start += 1
+    return SeedHeader(
+        published=match.group("date").strip(),
+        source=match.group("source").strip(),
+        body="\n".join(lines[start:]),
+    )
