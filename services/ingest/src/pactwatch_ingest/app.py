@@ -1,10 +1,13 @@
-"""Wiring of the ingest service: settings, logging, broker, HTTP API."""
+"""Wiring of the ingest service: settings, logging, broker, HTTP API, feed poller."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from faststream import FastStream
 from pactwatch.contracts import ARTICLES_INGESTED
@@ -12,7 +15,12 @@ from pactwatch.http import add_health_routes, json_errors, with_extra_schemas
 from pactwatch.service import make_broker
 from pactwatch.streams import connect
 
-from pactwatch_ingest.api import build_router, schema_models
+from pactwatch_ingest import dating, language, pages
+from pactwatch_ingest.accepting import Intake
+from pactwatch_ingest.api import build_feeds_router, build_router, schema_models
+from pactwatch_ingest.feedstore import FeedStore
+from pactwatch_ingest.fetching import Fetcher
+from pactwatch_ingest.polling import Poller
 from pactwatch_ingest.publishing import ArticlePublisher
 from pactwatch_ingest.settings import IngestSettings
 
@@ -23,20 +31,42 @@ asyncapi = FastStream(broker)
 """The AsyncAPI view of this service (``faststream docs gen pactwatch_ingest.app:asyncapi``)."""
 
 
+def warm_up() -> None:
+    """Load the language model, dateparser's data and trafilatura before the first request."""
+    language.warm_up()
+    dating.warm_up()
+    pages.warm_up()
+
+
 def create_app() -> FastAPI:
     redis = connect(settings.redis_url)
+    intake = Intake(
+        ArticlePublisher(redis, publisher, known_ttl_s=int(settings.known_ttl_days * 86400))
+    )
+    store = FeedStore(redis, settings.feed_prefix)
+    fetcher = Fetcher(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(warm_up)
         await broker.start()
+        poller = None
+        if settings.feeds_enabled:
+            poller = asyncio.create_task(Poller(store, fetcher, intake, settings).run())
         try:
             yield
         finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
+            await fetcher.aclose()
             await broker.stop()
             await redis.aclose()
 
     app = FastAPI(title="pactwatch ingest", version="0.1.0", lifespan=lifespan)
-    app.include_router(build_router(settings, ArticlePublisher(redis, publisher)))
+    app.include_router(build_router(settings, intake))
+    app.include_router(build_feeds_router(settings, store, fetcher.policy))
     add_health_routes(app, redis)
     json_errors(app)
     with_extra_schemas(app, schema_models())

@@ -1,0 +1,65 @@
+"""The one path every article takes into the pipeline, whoever sent it: normalise, publish,
+report each item's fate. POST /articles, POST /articles/html and the feed poller all use it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Protocol
+
+import anyio
+from pactwatch.contracts import Article
+
+from pactwatch_ingest.intake import Candidate, UnusableItemError, to_article
+
+
+class Publisher(Protocol):
+    async def publish(self, articles: Sequence[Article], ingested_at: datetime) -> list[bool]: ...
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one candidate: published as ``article``, or refused with ``errors``."""
+
+    index: int
+    article: Article | None = None
+    known: bool = False
+    errors: tuple[dict[str, str], ...] = ()
+
+
+class Intake:
+    """Normalises candidates (in a worker thread: language detection and cleaning are CPU
+    work) and publishes the good ones in one round trip; answers once Redis has them."""
+
+    def __init__(self, publisher: Publisher) -> None:
+        self._publisher = publisher
+
+    async def accept(self, candidates: Sequence[Candidate]) -> list[Outcome]:
+        """One outcome per candidate, in the candidates' order."""
+        if not candidates:
+            return []
+        now = datetime.now(UTC)
+        outcomes = await anyio.to_thread.run_sync(normalise_all, candidates, now.date())
+        published = [o for o in outcomes if o.article is not None]
+        known = await self._publisher.publish([o.article for o in published if o.article], now)
+        flags = {id(o): k for o, k in zip(published, known, strict=True)}
+        return [
+            Outcome(o.index, o.article, flags[id(o)], o.errors) if id(o) in flags else o
+            for o in outcomes
+        ]
+
+
+def normalise_all(candidates: Sequence[Candidate], today: date) -> list[Outcome]:
+    """Each candidate as an Article, or the reason it holds none."""
+    outcomes: list[Outcome] = []
+    for candidate in candidates:
+        try:
+            article = to_article(candidate.item, today, candidate.notes, candidate.origin)
+        except UnusableItemError as exc:
+            outcomes.append(
+                Outcome(candidate.index, errors=({"field": exc.field, "message": str(exc)},))
+            )
+        else:
+            outcomes.append(Outcome(candidate.index, article))
+    return outcomes
