@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 COMMAND_MODULES = (
     "pactwatch_cli.running",  # run: the whole pipeline locally
+    "pactwatch_cli.ingesting",  # ingest: articles from files and directories
+    "pactwatch_cli.feeds",  # feeds add/list/remove: RSS/Atom subscriptions
     "pactwatch_cli.alerts",  # alerts tail: follow the alert stream from Redis
     "pactwatch_cli.subscriptions",  # subscribe, subscriptions, unsubscribe: webhooks
 )
