@@ -27,6 +27,7 @@ from tests.integration.test_ingest_harness import (
     read_ingested,
     rss,
 )
+from tests.support import wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -361,6 +362,27 @@ async def test_two_pollers_never_poll_the_same_feed_at_the_same_moment(
     assert all(len(web.hits_of(path)) == 3 for path in paths)  # once per round, not twice
     assert all(a + b == 3 for a, b in rounds)
     assert len(read_ingested(redis_client)) == 3
+
+
+async def test_a_poll_cancelled_midway_frees_the_feed_at_once(
+    redis_url: str, redis_client: redis.Redis, web: LocalWeb
+) -> None:
+    web.routes["/slow.xml"] = Reply(
+        body=rss(two_items(web)[:1]), content_type="application/rss+xml", delay_s=1.0
+    )
+    clock = Clock()
+    async with pipeline(local_settings(redis_url)) as wired:
+        state, _ = await wired.store.add(web.url("/slow.xml"), 60, clock.now)
+        async with anyio.create_task_group() as group:
+            group.start_soon(wired.poller(clock).run_once)
+            # the server (a thread) has the request: the poll is under way, holding the lease
+            await anyio.to_thread.run_sync(
+                lambda: wait_until(lambda: web.hits_of("/slow.xml"), timeout=10)
+            )
+            group.cancel_scope.cancel()  # what a shutdown does to the poller
+        token = await wired.store.acquire(state.id, 30)
+    assert token is not None  # released on the way out, not left to expire
+    assert read_ingested(redis_client) == []
 
 
 async def test_the_lease_is_held_by_one_token_at_a_time(

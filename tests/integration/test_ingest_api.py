@@ -203,6 +203,17 @@ def test_html_pages_are_extracted(api: httpx.Client, redis_client: redis.Redis) 
     )
     assert raw.status_code == 202
     assert read_ingested(redis_client)[1].article.source == "Chronicle"
+    latin = api.post(
+        "/articles/html",
+        params={"url": "https://chronicle.example/latin"},
+        content=page.replace(b"<meta charset='utf-8'>", b"")
+        .decode()
+        .replace(PARAGRAPHS[2], "Le ministre a salué « un accord équilibré ».")
+        .encode("iso-8859-1"),
+        headers={"Content-Type": "text/html; charset=ISO-8859-1"},
+    )
+    assert latin.status_code == 202
+    assert "« un accord équilibré »" in read_ingested(redis_client)[2].article.text
     bad_url = api.post(
         "/articles/html",
         params={"url": "ftp://x"},

@@ -148,8 +148,9 @@ def build_router(
         ``text/html`` with ``?url=`` (and optionally ``?source=``).
         """
         body = await read_body(request, settings.max_body_bytes)
-        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        pages: list[tuple[int, HtmlIn | tuple[bytes, str | None, str | None]]] = []
+        content_type, _, parameters = request.headers.get("content-type", "").partition(";")
+        content_type = content_type.strip().lower()
+        pages: list[tuple[int, HtmlIn | tuple[str | bytes, str | None, str | None]]] = []
         bad: list[dict[str, Any]] = []
         if content_type in HTML_TYPES:
             try:
@@ -158,7 +159,7 @@ def build_router(
                 raise HTTPException(422, f"url: {exc}") from None
             if not body.strip():
                 raise HTTPException(422, "html: the page is empty")
-            pages.append((0, (body, url, source)))
+            pages.append((0, (_decoded(body, parameters), url, source)))
         else:
             good, bad = validate_pages(_json_payload(body, settings))
             pages.extend(good)
@@ -225,7 +226,7 @@ def build_feeds_router(
 
 
 def extract_all(
-    pages: Sequence[tuple[int, HtmlIn | tuple[bytes, str | None, str | None]]],
+    pages: Sequence[tuple[int, HtmlIn | tuple[str | bytes, str | None, str | None]]],
 ) -> tuple[list[Candidate], list[dict[str, Any]]]:
     """Each page's article as a candidate, or why there is none (CPU work: run in a thread)."""
     candidates: list[Candidate] = []
@@ -265,6 +266,19 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise HTTPException(413, f"body exceeds the limit of {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _decoded(body: bytes, content_type_parameters: str) -> str | bytes:
+    """The page as text when the sender named its charset; else bytes, which trafilatura
+    decodes by the page's own meta charset or by detection."""
+    for parameter in content_type_parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            try:
+                return body.decode(value.strip().strip('"'), errors="replace")
+            except LookupError:
+                return body  # an unknown charset name: let the page say
+    return body
 
 
 def schema_models() -> list[Any]:

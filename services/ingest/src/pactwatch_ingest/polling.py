@@ -130,7 +130,9 @@ class Poller:
                     log.warning("feed.lease_lost")
                     return PollReport(fid, "lease_lost")
         finally:
-            await self._store.release(fid, token)
+            # shielded: a replica shutting down mid-poll frees the feed at once, not at expiry
+            with anyio.CancelScope(shield=True):
+                await self._store.release(fid, token)
 
     async def _poll(self, state: FeedState, token: str, started: float) -> PollReport:
         headers = {"Accept": FEED_ACCEPT}
