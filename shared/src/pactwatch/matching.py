@@ -25,8 +25,8 @@ _GENERIC = frozenset(
     letter intent deal deals pact pacts document documents instrument instruments
     cooperation co operation collaboration bilateral framework field fields area areas
     sphere spheres sector sectors mutual comprehensive strategic partnership new two
-    countries nations sides government governments ministry republic state states kingdom
-    federation people peoples
+    countries nations sides government governments services service areas ministry
+    republic state states kingdom federation people peoples
     """.split()
 )
 _MIN_STEM = 4
@@ -59,19 +59,60 @@ def _stem(word: str) -> str:
     return word
 
 
+# Subject areas that news names in different words: "prisons" and "correctional services",
+# "livestock diseases" and "animal health". Stems in one group meet as if they were equal.
+_CONCEPTS = [
+    "prison prisoner inmate correctional penitentiary sentenc",
+    "livestock animal veterinar sanitar phytosanitar zoonot",
+    "visa passport",
+    "tax taxation fiscal",
+    "defenc defens military armed",
+    "maritim naval navy shipping port seaport",
+    "educat universit academ school",
+    "cultur heritage art",
+    "econom",
+    "invest investor",
+    "energ electric power",
+    "hous settlement urban",
+    "agricultur farm",
+    "extradit fugitive",
+    "transport",
+    "touris hotel",
+    "telecom ict digital",
+    "migrat immigrat mobility",
+    "health medic",
+]
+_CONCEPT_OF = {stem: n for n, group in enumerate(_CONCEPTS) for stem in group.split()}
+
+
+def _concept(stem: str) -> int | None:
+    for prefix, concept in _CONCEPT_OF.items():
+        if stem.startswith(prefix) or (prefix.startswith(stem) and len(stem) >= _MIN_STEM):
+            return concept
+    return None
+
+
+def _meet(x: str, y: str) -> bool:
+    n = 0
+    for cx, cy in zip(x, y, strict=False):
+        if cx != cy:
+            break
+        n += 1
+    if n >= _MIN_STEM and n >= 0.6 * min(len(x), len(y)):
+        return True
+    cx_, cy_ = _concept(x), _concept(y)
+    return cx_ is not None and cx_ == cy_
+
+
 def stems_meet(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Some stem of ``a`` and some stem of ``b`` share a prefix of at least four letters
-    covering most of the shorter word ("alli-ance" / "alli-ed", "defen-ce" / "defen-se")."""
-    for x in a:
-        for y in b:
-            n = 0
-            for cx, cy in zip(x, y, strict=False):
-                if cx != cy:
-                    break
-                n += 1
-            if n >= _MIN_STEM and n >= 0.6 * min(len(x), len(y)):
-                return True
-    return False
+    """Most stems of the shorter title meet a stem of the longer one: share a prefix of at
+    least four letters covering most of the shorter word ("alli-ance" / "alli-ed"), or name
+    the same subject area ("prisons" / "correctional services")."""
+    if not a or not b:
+        return False
+    small, large = (a, b) if len(a) <= len(b) else (b, a)
+    met = sum(1 for x in small if any(_meet(x, y) for y in large))
+    return met / len(small) >= 0.5
 
 
 def dates_compatible(a: str | None, b: str | None) -> bool:

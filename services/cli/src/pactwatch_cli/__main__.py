@@ -14,10 +14,13 @@ from collections.abc import Sequence
 
 COMMAND_MODULES = (
     "pactwatch_cli.running",  # run: the whole pipeline locally
+    "pactwatch_cli.query",  # search, agreements: ask the indexer's HTTP API
     "pactwatch_cli.ingesting",  # ingest: articles from files and directories
     "pactwatch_cli.feeds",  # feeds add/list/remove: RSS/Atom subscriptions
     "pactwatch_cli.alerts",  # alerts tail: follow the alert stream from Redis
     "pactwatch_cli.subscriptions",  # subscribe, subscriptions, unsubscribe: webhooks
+    "pactwatch_cli.extraction",  # extract, eval: the extractor offline, scored on a corpus
+    "pactwatch_cli.dedup",  # dedup: the deduplicator offline
 )
 
 

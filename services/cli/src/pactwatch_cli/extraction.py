@@ -75,6 +75,10 @@ def run_extract(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    import anyio
+
+    from pactwatch_cli.dedup import dedup_articles
+    from pactwatch_cli.replaying import replay, score_dedup
     from pactwatch_cli.scoring import score
 
     corpus: Path = args.corpus
@@ -82,19 +86,87 @@ def run_eval(args: argparse.Namespace) -> int:
     if not (corpus / "articles.jsonl").exists() or not labels_path.exists():
         print(f"error: {corpus} needs articles.jsonl and labels.jsonl", file=sys.stderr)
         return 2
+    articles = list(read_articles(corpus / "articles.jsonl"))
     predictions = {
         row["id"]: row["agreements"] for row in extract_file(corpus / "articles.jsonl", args.model)
     }
     labels = [
         json.loads(line) for line in labels_path.read_text("utf-8").splitlines() if line.strip()
     ]
-    result = score(labels, predictions)
-    report = {"extraction": result.as_dict()}
+    extraction = score(labels, predictions)
+    twice = dedup_articles([*articles, *articles])
+    first = {row["id"]: row["duplicate_of"] for row in twice[: len(articles)]}
+    second = {row["id"]: row["duplicate_of"] for row in twice[len(articles) :]}
+    dedup = score_dedup(labels, first)
+    alerts = anyio.run(
+        replay, articles, {label["id"]: label for label in labels}, predictions, [first, second]
+    )
+    report = {
+        "extraction": extraction.as_dict(),
+        "near_duplicates": {
+            "precision": round(dedup.precision, 3),
+            "recall": round(dedup.recall, 3),
+            "gold_pairs": dedup.gold_pairs,
+            "predicted_pairs": dedup.predicted_pairs,
+            "independent_reports_marked_duplicate": len(dedup.same_event_flagged),
+        },
+        "alerts": {
+            "alertable_events": alerts.alertable_events,
+            "alerted_exactly_once": alerts.alerted_once,
+            "missed_events": len(alerts.missed),
+            "repeated_events": len(alerts.repeated),
+            "false_alerts": len(alerts.false_alerts),
+            "earlier_alerts": len(alerts.earlier),
+            "alerts_on_second_replay": alerts.second_pass_alerts,
+            "registry_only_repeats": alerts.registry_only_repeats,
+        },
+    }
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
-    _print_report(report, result, quiet=args.quiet)
+    _print_report(report, extraction, quiet=args.quiet)
+    _print_levels(report, dedup, alerts, quiet=args.quiet)
     return 0
+
+
+def _print_levels(report: dict[str, Any], dedup: Any, alerts: Any, *, quiet: bool) -> None:
+    nd = report["near_duplicates"]
+    print("\nDeduplication, level 1 (near-duplicate articles)")
+    print(
+        f"  precision {nd['precision']:.3f}  recall {nd['recall']:.3f}"
+        f"  (labelled pairs {nd['gold_pairs']}, predicted {nd['predicted_pairs']});"
+        f" independent reports marked duplicate: {nd['independent_reports_marked_duplicate']}"
+    )
+    al = report["alerts"]
+    print("\nDeduplication, level 2 (one alert per agreement; corpus replayed twice)")
+    print(
+        f"  {al['alerted_exactly_once']} of {al['alertable_events']} alertable events alerted"
+        f" exactly once; missed {al['missed_events']}, repeated {al['repeated_events']},"
+        f" false alerts {al['false_alerts']}"
+    )
+    print(
+        f"  alerts on the second replay: {al['alerts_on_second_replay']};"
+        f" straight into the registry again: {al['registry_only_repeats']};"
+        f" 'earlier' alerts (first sighting of an older signing): {al['earlier_alerts']}"
+    )
+    if quiet:
+        return
+    for article, original, predicted in dedup.wrong:
+        print(f"  dedup: {article} labelled {original}, predicted {predicted}")
+    for event in alerts.missed:
+        print(f"  missed event: {event}")
+    for event, n in alerts.repeated.items():
+        print(f"  repeated event: {event} x{n}")
+    for alert in alerts.false_alerts:
+        print(
+            f"  false alert: {alert['id']} {'-'.join(alert['parties'])} {alert['kind']}"
+            f" {alert['signed_on']} {alert['title']}"
+        )
+    for alert in alerts.earlier:
+        print(
+            f"  earlier: {alert['id']} {'-'.join(alert['parties'])} {alert['kind']}"
+            f" {alert['signed_on']} {alert['title']} (labelled {alert['event']})"
+        )
 
 
 def _print_report(report: dict[str, Any], result: Any, *, quiet: bool) -> None:

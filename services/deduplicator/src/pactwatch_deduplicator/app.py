@@ -5,7 +5,7 @@ from pactwatch.contracts import GROUP_DEDUPLICATOR
 from pactwatch.service import build_worker_app, make_broker
 from pactwatch.streams import connect
 
-from pactwatch_deduplicator.claims import RedisClaims
+from pactwatch_deduplicator.claims import RedisClaims, RedisLsh
 from pactwatch_deduplicator.handlers import build_router
 from pactwatch_deduplicator.settings import DeduplicatorSettings
 
@@ -15,8 +15,10 @@ settings = DeduplicatorSettings()
 def create_app() -> AsgiFastStream:
     broker = make_broker(settings)
     redis = connect(settings.redis_url)
-    claims = RedisClaims(redis, prefix=settings.key_prefix, ttl_s=int(settings.window_days * 86400))
-    broker.include_router(build_router(settings, redis, claims))
+    window_s = int(settings.window_days * 86400)
+    claims = RedisClaims(redis, prefix=settings.key_prefix, ttl_s=window_s)
+    lsh = RedisLsh(redis, prefix=settings.key_prefix, window_s=window_s)
+    broker.include_router(build_router(settings, redis, claims, lsh))
     return build_worker_app(GROUP_DEDUPLICATOR, broker, redis)
 
 

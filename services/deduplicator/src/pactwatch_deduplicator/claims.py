@@ -12,6 +12,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from pactwatch_deduplicator.judging import Candidate
+
 # SET NX then GET inside one script: atomic, and the answer is always the owner's value.
 _CLAIM = """
 redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
@@ -37,3 +39,93 @@ class RedisClaims:
                 await self._script(keys=[self._prefix + key], args=[value, self._ttl], client=pipe)
             owners = await pipe.execute()
         return [o.decode() if isinstance(o, bytes) else str(o) for o in owners]
+
+
+# One script per article: its place in the first-claimed order, the articles claimed before
+# it in any of its bands (with their signatures and originals), then its own entry in each
+# band. Redis runs scripts one at a time, so of two copies claimed at the same moment by two
+# replicas, the second always sees the first. Band entries older than the window are dropped
+# on the way; every key expires after the window.
+_LSH_CLAIM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[3])
+local score = redis.call('HGET', KEYS[1], 'score')
+if not score then
+  local n = redis.call('INCR', KEYS[2]) % 1000
+  score = string.format('%.0f', now * 1000 + n)
+  redis.call('HSET', KEYS[1], 'score', score, 'sig', ARGV[2], 'orig', ARGV[1])
+end
+redis.call('PEXPIRE', KEYS[1], window)
+local oldest = string.format('%.0f', (now - window) * 1000)
+local seen = {}
+local out = {}
+for i = 3, #KEYS do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. oldest)
+  local members = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', '(' .. score)
+  for _, member in ipairs(members) do
+    if not seen[member] then
+      seen[member] = true
+      local fields = redis.call('HMGET', ARGV[4] .. member, 'sig', 'orig')
+      if fields[1] then
+        table.insert(out, member)
+        table.insert(out, fields[2] or member)
+        table.insert(out, fields[1])
+      end
+    end
+  end
+  redis.call('ZADD', KEYS[i], score, ARGV[1])
+  redis.call('PEXPIRE', KEYS[i], window)
+end
+return out
+"""
+
+
+class RedisLsh:
+    """LSH bands in Redis sorted sets, shared by every deduplicator replica.
+
+    Every key carries the hash tag ``{lsh}``: on Redis Cluster they live in one slot, which
+    is what lets one script read and write them atomically.
+    """
+
+    def __init__(self, redis: Redis, *, prefix: str, window_s: int) -> None:
+        self._redis = redis
+        self._base = f"{prefix}{{lsh}}:"
+        self._window_ms = window_s * 1000
+        self._script = redis.register_script(_LSH_CLAIM)
+
+    async def claim_many(
+        self, claims: Sequence[tuple[str, list[str], bytes]]
+    ) -> list[list[Candidate]]:
+        if not claims:
+            return []
+        pipe: Any = self._redis.pipeline(transaction=False)
+        async with pipe:
+            for article_id, bands, signature in claims:
+                keys = [
+                    f"{self._base}sig:{article_id}",
+                    f"{self._base}seq",
+                    *(f"{self._base}band:{band}" for band in bands),
+                ]
+                args: list[str | bytes | int] = [
+                    article_id,
+                    signature,
+                    self._window_ms,
+                    f"{self._base}sig:",
+                ]
+                await self._script(keys=keys, args=args, client=pipe)
+            replies = await pipe.execute()
+        out = []
+        for reply in replies:
+            triples = [reply[i : i + 3] for i in range(0, len(reply), 3)]
+            out.append([Candidate(a.decode(), o.decode(), bytes(s)) for a, o, s in triples])
+        return out
+
+    async def set_originals(self, originals: Sequence[tuple[str, str]]) -> None:
+        if not originals:
+            return
+        pipe: Any = self._redis.pipeline(transaction=False)
+        async with pipe:
+            for article_id, original in originals:
+                pipe.hset(f"{self._base}sig:{article_id}", "orig", original)
+            await pipe.execute()

@@ -16,14 +16,18 @@ from pactwatch.contracts import (
 from pactwatch.streams import batch_sub, publish_all
 from redis.asyncio import Redis
 
-from pactwatch_deduplicator.judging import ClaimStore, judge_exact
+from pactwatch_deduplicator.judging import ClaimStore, LshStore, judge
+from pactwatch_deduplicator.nearness import Fingerprinter
 from pactwatch_deduplicator.settings import DeduplicatorSettings
 
 log = structlog.get_logger()
 
 
-def build_router(settings: DeduplicatorSettings, redis: Redis, claims: ClaimStore) -> RedisRouter:
+def build_router(
+    settings: DeduplicatorSettings, redis: Redis, claims: ClaimStore, lsh: LshStore
+) -> RedisRouter:
     router = RedisRouter()
+    fingerprinter = Fingerprinter(threshold=settings.near_threshold)
     unique = router.publisher(
         stream=ARTICLES_UNIQUE, description="Articles seen for the first time."
     )
@@ -33,7 +37,9 @@ def build_router(settings: DeduplicatorSettings, redis: Redis, claims: ClaimStor
 
     @router.subscriber(stream=batch_sub(ARTICLES_INGESTED, GROUP_DEDUPLICATOR, settings))
     async def on_article_ingested(batch: list[ArticleIngested]) -> None:
-        verdicts = await judge_exact(claims, [(m.article, m.ingested_at) for m in batch])
+        verdicts = await judge(
+            claims, lsh, fingerprinter, [(m.article, m.ingested_at) for m in batch]
+        )
         fresh, repeats = [], []
         for message, verdict in zip(batch, verdicts, strict=True):
             if verdict.duplicate_of is None:

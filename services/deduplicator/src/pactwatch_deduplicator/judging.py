@@ -18,6 +18,8 @@ from typing import Literal, Protocol
 from pactwatch.contracts import Article
 from pactwatch.identity import canonical_url, text_fingerprint
 
+from pactwatch_deduplicator.nearness import Fingerprinter, similarity
+
 Method = Literal["id", "url", "text", "near"]
 
 
@@ -86,6 +88,63 @@ async def judge_exact(
     return verdicts
 
 
+@dataclass(frozen=True)
+class Candidate:
+    """An article claimed before this one in one of its LSH bands."""
+
+    article_id: str
+    original: str
+    """The first article of its family: itself when it was new."""
+    signature: bytes
+
+
+class LshStore(Protocol):
+    """Shared LSH bands with a first-claimed order that every replica agrees on."""
+
+    async def claim_many(
+        self, claims: Sequence[tuple[str, list[str], bytes]]
+    ) -> list[list[Candidate]]:
+        """Record each (article id, band keys, signature) in order and return, for each, the
+        articles claimed before it in any of its bands. A claim made again (a redelivery)
+        keeps its first place."""
+        ...
+
+    async def set_originals(self, originals: Sequence[tuple[str, str]]) -> None:
+        """Record (article id, its original), so that later copies point at the original."""
+        ...
+
+
+async def judge(
+    claims: ClaimStore,
+    lsh: LshStore,
+    fingerprinter: Fingerprinter,
+    batch: Sequence[tuple[Article, datetime]],
+) -> list[Verdict]:
+    """Exact duplicates first (cheap), then near-duplicates among the rest (MinHash + LSH)."""
+    verdicts = await judge_exact(claims, batch)
+    fresh = [i for i, v in enumerate(verdicts) if v.duplicate_of is None]
+    signatures = {i: fingerprinter.signature(batch[i][0].text) for i in fresh}
+    requests = [
+        (batch[i][0].id, fingerprinter.bands(signatures[i]), signatures[i].tobytes()) for i in fresh
+    ]
+    found = await lsh.claim_many(requests)
+    originals: list[tuple[str, str]] = []
+    for i, candidates in zip(fresh, found, strict=True):
+        best: tuple[float, Candidate] | None = None
+        for candidate in candidates:
+            if candidate.article_id == batch[i][0].id:
+                continue
+            score = similarity(signatures[i], candidate.signature)
+            if score >= fingerprinter.threshold and (best is None or score > best[0]):
+                best = (score, candidate)
+        if best is not None:
+            original = best[1].original or best[1].article_id
+            verdicts[i] = Verdict(batch[i][0].id, original, "near", round(best[0], 3))
+            originals.append((batch[i][0].id, original))
+    await lsh.set_originals(originals)
+    return verdicts
+
+
 class MemoryClaims:
     """Claims held in a dict: the offline store of ``pactwatch dedup`` and of unit tests."""
 
@@ -94,3 +153,36 @@ class MemoryClaims:
 
     async def claim_many(self, claims: Sequence[tuple[str, str]]) -> list[str]:
         return [self._owners.setdefault(key, value) for key, value in claims]
+
+
+class MemoryLsh:
+    """LSH bands held in dicts: the offline store of ``pactwatch dedup`` and of unit tests."""
+
+    def __init__(self) -> None:
+        self._order: dict[str, int] = {}
+        self._bands: dict[str, list[str]] = {}
+        self._signatures: dict[str, bytes] = {}
+        self._originals: dict[str, str] = {}
+
+    async def claim_many(
+        self, claims: Sequence[tuple[str, list[str], bytes]]
+    ) -> list[list[Candidate]]:
+        out = []
+        for article_id, bands, signature in claims:
+            place = self._order.setdefault(article_id, len(self._order))
+            self._signatures.setdefault(article_id, signature)
+            seen: dict[str, Candidate] = {}
+            for band in bands:
+                members = self._bands.setdefault(band, [])
+                for member in members:
+                    if self._order[member] < place and member not in seen:
+                        seen[member] = Candidate(
+                            member, self._originals.get(member, member), self._signatures[member]
+                        )
+                if article_id not in members:
+                    members.append(article_id)
+            out.append(list(seen.values()))
+        return out
+
+    async def set_originals(self, originals: Sequence[tuple[str, str]]) -> None:
+        self._originals.update(originals)

@@ -11,3 +11,9 @@ class DeduplicatorSettings(ServiceSettings):
         default=30, gt=0, description="An article is remembered this long; older claims expire."
     )
     key_prefix: str = Field(default="pactwatch:dedup:", description="Prefix of the claim keys.")
+    near_threshold: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Jaccard similarity of 5-word shingles from which a text is a near-duplicate.",
+    )

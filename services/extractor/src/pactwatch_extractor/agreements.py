@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from pactwatch.contracts import AgreementRecord, Evidence, Signatory
-from pactwatch.matching import stems_meet, title_stems
+from pactwatch.matching import dates_compatible, stems_meet, title_stems
 from spacy.tokens import Doc, Span, Token
 
 from pactwatch_extractor import lexicon as lx
@@ -806,10 +806,15 @@ def extract_records(doc: Doc, body_start: int, frame: Frame) -> list[AgreementRe
     return [_finish(d, frame) for d in _merge_coreferent(_resolve_packages(drafts))]
 
 
+def _exact(signed_on: str | None) -> bool:
+    return bool(signed_on) and len(signed_on or "") == 10
+
+
 def _merge_coreferent(drafts: list[Draft]) -> list[Draft]:
     """One document named two ways in one article ("a memorandum of alliance" signed on June
     15 ... "the Shusha Declaration on Allied Relations, which the presidents signed") is one
-    record: same parties, one of them undated, titles sharing a stem, neither a plan."""
+    record: same parties, one of them without an exact date (and no date conflict), titles
+    sharing their stems, neither a plan."""
     out: list[Draft] = []
     for d in drafts:
         target = next(
@@ -818,7 +823,8 @@ def _merge_coreferent(drafts: list[Draft]) -> list[Draft]:
                 for o in out
                 if set(o.parties) == set(d.parties)
                 and o.counterparts == d.counterparts
-                and (o.dated != d.dated)
+                and _exact(o.signed_on) != _exact(d.signed_on)
+                and dates_compatible(o.signed_on, d.signed_on)
                 and o.status in ("signed", "past_reference")
                 and d.status in ("signed", "past_reference")
                 and o.package is None
@@ -830,11 +836,11 @@ def _merge_coreferent(drafts: list[Draft]) -> list[Draft]:
         if target is None:
             out.append(d)
             continue
-        dated = target if target.dated else d
+        dated = target if _exact(target.signed_on) else d
         named = target if target.named else d if d.named else dated
         target.title, target.named = named.title, named.named
         target.kind = named.kind or dated.kind
-        target.signed_on, target.dated, target.status = dated.signed_on, True, dated.status
+        target.signed_on, target.dated, target.status = dated.signed_on, dated.dated, dated.status
         target.signatories = target.signatories or d.signatories
         target.evidence.extend(d.evidence)
         target.explicit_parties = target.explicit_parties or d.explicit_parties

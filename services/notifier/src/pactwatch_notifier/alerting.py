@@ -17,7 +17,7 @@ from pactwatch.contracts import (
 from pactwatch.countries import country_name, is_country
 
 from pactwatch_notifier.deciding import freshness
-from pactwatch_notifier.registry import Registry
+from pactwatch_notifier.registry import Resolver
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Outcome:
     updates: list[AgreementUpdated] = field(default_factory=list)
 
 
-async def process(registry: Registry, message: ArticleEnriched, lookback_days: int) -> Outcome:
+async def process(registry: Resolver, message: ArticleEnriched, lookback_days: int) -> Outcome:
     """Resolve each agreement record of an article; build the alerts its first sightings earn
     and the updates its later sightings of alerted agreements make.
 

@@ -9,7 +9,7 @@ create it or both alert: the second transaction fails, retries and finds the fir
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from pactwatch.contracts import AgreementRecord
@@ -31,7 +31,17 @@ class Resolution:
     entry: dict[str, Any]
 
 
+class Resolver(Protocol):
+    """What the notifier needs of a registry: Redis in the service, memory in ``eval``."""
+
+    async def resolve(
+        self, record: AgreementRecord, article_id: str, source: str | None, wants_alert: bool
+    ) -> Resolution: ...
+
+
 class Registry:
+    """The registry in Redis."""
+
     def __init__(self, redis: Redis, prefix: str = "pactwatch:registry:") -> None:
         self._redis = redis
         self._prefix = prefix
@@ -56,33 +66,13 @@ class Registry:
         pair = "-".join(parties)
         entries_key = self._keys(pair)[0]
         while True:
-            async with self._redis.pipeline(transaction=True) as pipe:
+            async with self._redis.pipeline(transaction=True) as transaction:
+                pipe: Any = transaction
                 try:
                     await pipe.watch(entries_key)
                     raw = await pipe.hgetall(entries_key)
-                    entries = {k.decode(): orjson.loads(v) for k, v in raw.items()}
-                    match = next(
-                        (
-                            e
-                            for e in entries.values()
-                            if same_agreement(
-                                Known(e["key"], e["kind"], e["title"], e["signed_on"]),
-                                record.kind,
-                                record.title,
-                                record.signed_on,
-                            )
-                        ),
-                        None,
-                    )
-                    first = match is None
-                    entry = dict(match) if match else _new_entry(record, parties, article_id)
-                    alert = False
-                    if wants_alert and not entry.get("alerted_by"):
-                        entry["alerted_by"] = article_id
-                        alert = True
-                    elif wants_alert and entry.get("alerted_by") == article_id:
-                        alert = True  # a redelivery of the claimant: publish again
-                    _improve(entry, record)
+                    entries = [orjson.loads(v) for v in raw.values()]
+                    entry, first, alert = decide(entries, record, parties, article_id, wants_alert)
                     _, articles_key, sources_key = self._keys(pair, entry["key"])
                     pipe.multi()
                     pipe.hset(entries_key, entry["key"], orjson.dumps(entry))
@@ -106,6 +96,88 @@ class Registry:
     async def entries(self, pair: str) -> list[dict[str, Any]]:
         raw = await self._redis.hgetall(self._keys(pair)[0])
         return [orjson.loads(v) for v in raw.values()]
+
+
+def decide(
+    entries: list[dict[str, Any]],
+    record: AgreementRecord,
+    parties: tuple[str, ...],
+    article_id: str,
+    wants_alert: bool,
+) -> tuple[dict[str, Any], bool, bool]:
+    """Which entry of a pair's registry ``record`` reports (a new one if none), whether this
+    sighting created it, and whether it raises the alert. Pure: the Redis registry runs it
+    inside its transaction, the offline replay of ``pactwatch eval`` in memory.
+
+    The alert goes to the first sighting that may alert; a later redelivery of the same
+    article raises it again (publishing is at least once), any other article never does.
+    """
+    mine = _fold(record.title)
+    match = next((e for e in entries if e.get("reports", {}).get(article_id) == mine), None)
+    if match is None:
+        # the extractor keeps apart what one article reports as two documents: an entry
+        # another record of this article already reports is not this record's
+        match = next(
+            (
+                e
+                for e in entries
+                if article_id not in e.get("reports", {})
+                and same_agreement(
+                    Known(e["key"], e["kind"], e["title"], e["signed_on"]),
+                    record.kind,
+                    record.title,
+                    record.signed_on,
+                )
+            ),
+            None,
+        )
+    entry = dict(match) if match else _new_entry(record, parties, article_id)
+    reports = dict(entry.get("reports", {}))
+    reports[article_id] = mine
+    if len(reports) > _MAX_REPORTS:
+        reports.pop(next(iter(reports)))
+    entry["reports"] = reports
+    alert = False
+    if wants_alert and not entry.get("alerted_by"):
+        entry["alerted_by"] = article_id
+        alert = True
+    elif wants_alert and entry.get("alerted_by") == article_id:
+        alert = True
+    _improve(entry, record)
+    return entry, match is None, alert
+
+
+class MemoryRegistry:
+    """The registry held in dicts, for replaying a corpus offline (``pactwatch eval``)."""
+
+    def __init__(self) -> None:
+        self._pairs: dict[str, dict[str, dict[str, Any]]] = {}
+        self._articles: dict[str, set[str]] = {}
+        self._sources: dict[str, set[str]] = {}
+
+    async def resolve(
+        self, record: AgreementRecord, article_id: str, source: str | None, wants_alert: bool
+    ) -> Resolution:
+        parties = tuple(p or "NONSTATE" for p in record.parties)
+        entries = self._pairs.setdefault("-".join(parties), {})
+        entry, first, alert = decide(
+            list(entries.values()), record, parties, article_id, wants_alert
+        )
+        entries[entry["key"]] = entry
+        articles = self._articles.setdefault(entry["key"], set())
+        articles.add(article_id)
+        sources = self._sources.setdefault(entry["key"], set())
+        if source:
+            sources.add(source.casefold())
+        return Resolution(entry["key"], first, alert, len(articles), len(sources), entry)
+
+
+_MAX_REPORTS = 200
+"""Reports remembered per entry (for redeliveries); the mention counts live in sets."""
+
+
+def _fold(title: str) -> str:
+    return " ".join(title.casefold().split())
 
 
 def _new_entry(
