@@ -294,6 +294,35 @@ async def test_an_entry_whose_page_redirects_to_a_private_address_keeps_its_summ
     assert "link-local" in note
 
 
+async def test_a_page_that_fails_for_now_is_tried_again_at_the_next_poll(
+    redis_url: str, redis_client: redis.Redis, web: LocalWeb
+) -> None:
+    item = {"title": "River", "guid": "r1", "link": web.url("/news/river"), "description": "T"}
+    web.routes["/feed.xml"] = Reply(
+        body=rss([item, item]), content_type="application/rss+xml", etag='"one"'
+    )
+    web.routes["/news/river"] = Reply(503, b"busy", "text/plain")
+    clock = Clock()
+    settings = local_settings(redis_url, fetch_retries=0)
+    async with pipeline(settings) as wired:
+        state, _ = await wired.store.add(web.url("/feed.xml"), 60, clock.now)
+        (first,) = await wired.poller(clock).run_once()
+        waiting = await wired.store.get(state.id)
+        web.routes["/news/river"] = Reply(body=page_html("Blue River memorandum signed"))
+        clock.now += 60
+        (second,) = await wired.poller(clock).run_once()
+    assert (first.published, first.new_entries) == (0, 1)  # listed twice, one entry
+    assert "will retry" in first.entry_errors[0]
+    assert waiting is not None
+    assert waiting.etag is None  # else the next poll would get a 304 and never retry
+    assert waiting.last_error is not None
+    assert "HTTP 503" in waiting.last_error
+    assert "if-none-match" not in web.hits_of("/feed.xml")[1].headers
+    assert second.published == 1
+    (message,) = read_ingested(redis_client)
+    assert message.article.text == "\n\n".join(PARAGRAPHS)
+
+
 async def test_a_long_backlog_is_taken_a_batch_per_poll(
     redis_url: str, redis_client: redis.Redis, web: LocalWeb
 ) -> None:

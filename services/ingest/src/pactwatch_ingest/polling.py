@@ -160,15 +160,17 @@ class Poller:
             cut = f" (response cut at {len(fetched.content)} bytes)" if fetched.truncated else ""
             return await self._failed(state, started, f"invalid feed: {exc}{cut}", fetched.status)
 
-        fresh = await self._store.unseen(state.id, [e.key for e in feed.entries])
-        fresh_set = set(fresh)
-        new = [e for e in feed.entries if e.key in fresh_set]
+        fresh = set(await self._store.unseen(state.id, [e.key for e in feed.entries]))
+        new: list[FeedEntry] = []
+        for entry in feed.entries:
+            if entry.key in fresh:  # a feed that lists one entry twice gets it ingested once
+                fresh.discard(entry.key)
+                new.append(entry)
         batch, backlog = (
             new[: self._settings.feed_max_entries],
             new[self._settings.feed_max_entries :],
         )
         candidates: list[Candidate] = []
-        keys: dict[int, str] = {}
         deferred: list[_Deferred] = []
         report = PollReport(state.id, "ok", new_entries=len(new))
         for index, entry in enumerate(batch):
@@ -182,14 +184,12 @@ class Poller:
                 report.entry_errors.append(f"{entry.link or entry.key}: {made}")
             else:
                 candidates.append(made)
-                keys[index] = entry.key
         outcomes = await self._intake.accept(candidates)
         for outcome in outcomes:
             if outcome.article is None:
+                refused = batch[outcome.index]
                 reasons = "; ".join(e["message"] for e in outcome.errors)
-                report.entry_errors.append(
-                    f"{batch[outcome.index].link or keys[outcome.index]}: {reasons}"
-                )
+                report.entry_errors.append(f"{refused.link or refused.key}: {reasons}")
         report.published = sum(1 for o in outcomes if o.article is not None)
 
         # remember every entry listed (refreshing old ones) except those to try again
@@ -207,10 +207,10 @@ class Poller:
             "last_error": _summary(problems),
             "error_count": 0,
         }
-        next_poll = started + state.every_s
-        if backlog:
-            # keep the validators unset so that the next poll gets the body again, soon
-            next_poll = started
+        # an immediate poll for the backlog; the usual one for a page to try again
+        next_poll = started if backlog else started + state.every_s
+        if backlog or deferred:
+            # no validators: a 304 would hide the entries still waiting
             fields.update({"etag": None, "last_modified": None})
         else:
             fields.update(
