@@ -1,1 +1,1 @@
-"""pactwatch indexer."""
+"""indexer: stores articles and agreements, and serves search and the registry over HTTP."""

@@ -1,0 +1,66 @@
+"""Wiring of the indexer: settings, the index store, the subscribers and the query API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from faststream import FastStream
+from pactwatch.contracts import GROUP_INDEXER
+from pactwatch.http import add_health_routes, json_errors
+from pactwatch.service import make_broker
+from pactwatch.streams import connect, ensure_groups
+
+from pactwatch_indexer.api import add_error_handlers, build_router
+from pactwatch_indexer.handlers import build_router as build_subscribers
+from pactwatch_indexer.settings import IndexerSettings
+from pactwatch_indexer.store import open_store
+from pactwatch_indexer.writing import Indexer
+
+settings = IndexerSettings()
+store = open_store(
+    settings.index_url,
+    pool_size=settings.pool_size,
+    query_timeout_s=settings.query_timeout_s,
+    search_window=settings.search_window,
+)
+broker = make_broker(settings)
+broker.include_router(build_subscribers(settings, Indexer(store, retry_s=settings.write_retry_s)))
+asyncapi = FastStream(broker)
+"""The AsyncAPI view of this service (``faststream docs gen pactwatch_indexer.app:asyncapi``)."""
+
+
+def create_app() -> FastAPI:
+    redis = connect(settings.redis_url)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await store.open()
+        try:
+            await ensure_groups(redis, GROUP_INDEXER)
+            await broker.start()
+            try:
+                yield
+            finally:
+                await broker.stop()
+        finally:
+            await store.close()
+            await redis.aclose()
+
+    async def database() -> str | None:
+        await store.ping()
+        return None
+
+    app = FastAPI(
+        title="pactwatch indexer",
+        version="0.1.0",
+        description="Full-text search over the articles pactwatch read, and the registry of "
+        "the agreements it found.",
+        lifespan=lifespan,
+    )
+    app.include_router(build_router(store))
+    add_health_routes(app, redis, [("database", database)])
+    json_errors(app)
+    add_error_handlers(app)
+    return app

@@ -1,0 +1,278 @@
+"""What the query API answers, as pydantic models (they document the OpenAPI schema).
+
+Both backends hand rows over as mappings with the same column names; the builders here turn
+them into these models, so that SQLite and PostgreSQL answer exactly alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from typing import Any
+
+import orjson
+from pactwatch.contracts import (
+    AgreementRecord,
+    ArticleRef,
+    Entity,
+    Evidence,
+    Kind,
+    Signatory,
+    Status,
+)
+from pydantic import BaseModel, Field
+
+HIGHLIGHT_START = "\x02"
+HIGHLIGHT_END = "\x03"
+"""Markers the databases put around matches; ingest strips control characters from texts,
+so they cannot occur in an article. They become ``<mark>`` once the snippet is escaped."""
+
+
+class ErrorBody(BaseModel):
+    error: str = Field(description="What is wrong, for a person to act on.")
+    detail: list[dict[str, str]] | None = Field(
+        default=None, description="Each offending parameter with its problem."
+    )
+
+
+class SearchHit(BaseModel):
+    id: str
+    url: str | None
+    source: str | None
+    published: date | None
+    title: str
+    snippet: str = Field(
+        description="A passage of the text, HTML-escaped, with the matches in <mark>...</mark>."
+    )
+    score: float = Field(description="Relevance: higher is better; compare within one list only.")
+    countries: list[str] = Field(description="Countries the article mentions (ISO alpha-3).")
+    duplicate_of: str | None = Field(
+        description="Set when the article repeats an earlier one: the original's id."
+    )
+
+
+class SearchPage(BaseModel):
+    hits: list[SearchHit]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at end.")
+
+
+class DuplicateRef(BaseModel):
+    id: str
+    url: str | None
+    source: str | None
+    published: date | None
+    title: str
+    method: str | None = Field(description="How it matched: id, url, text or near.")
+    similarity: float | None
+    ingested_at: datetime
+
+
+class ArticleDetail(BaseModel):
+    id: str
+    url: str | None
+    source: str | None
+    published: date | None
+    title: str
+    text: str
+    language: str | None
+    notes: list[str] = Field(description="What ingest changed or could not establish.")
+    entities: list[Entity]
+    countries: list[str]
+    agreements: list[AgreementRecord] = Field(description="Agreements the extractor found in it.")
+    agreement_keys: list[str] = Field(
+        description="Registry keys of the agreements it reported (see /agreements/{key})."
+    )
+    skipped: str | None = Field(description="Why extraction did not run, if it did not.")
+    truncated: bool
+    ingested_at: datetime
+    indexed_at: datetime
+    duplicate_of: str | None = Field(description="The original's id, when this is a duplicate.")
+    duplicate_method: str | None
+    duplicate_similarity: float | None
+    duplicates: list[DuplicateRef] = Field(description="Later articles that repeat this one.")
+
+
+class ReportingArticle(BaseModel):
+    article: ArticleRef
+    seen_at: datetime = Field(description="When the registry first saw this article report it.")
+
+
+class AgreementSummary(BaseModel):
+    key: str = Field(description="Canonical agreement key.")
+    parties: list[str | None] = Field(description="Sorted ISO alpha-3 codes; null for non-states.")
+    counterparts: list[str]
+    kind: Kind
+    title: str
+    signatories: list[Signatory]
+    signed_on: str | None = Field(description="ISO date, or the year alone when that is all.")
+    status: Status
+    evidence: list[Evidence] = Field(description="The first report's evidence sentences.")
+    confidence: float = Field(description="The highest confidence of any report.")
+    first_seen_at: datetime
+    first_article: ArticleRef
+    mentions: int = Field(description="Distinct articles that reported it.")
+    sources: int = Field(description="Distinct outlets among them.")
+    articles: list[ReportingArticle] = Field(
+        description="The articles that reported it, earliest first (at most 20 in a listing)."
+    )
+
+
+class AgreementPage(BaseModel):
+    agreements: list[AgreementSummary]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null at end.")
+
+
+class Sighting(BaseModel):
+    article: ArticleRef
+    seen_at: datetime
+    first: bool = Field(description="This sighting created the registry entry.")
+    alerted: bool = Field(description="This sighting raised the alert.")
+    evidence: list[Evidence]
+    record: AgreementRecord = Field(description="The record as this article reported it.")
+
+
+class AgreementDetail(AgreementSummary):
+    sightings: list[Sighting] = Field(description="Every report of it: the evidence trail.")
+
+
+# --- builders from rows -------------------------------------------------------------------
+
+Row = Mapping[str, Any]
+
+
+def loads(value: Any) -> Any:
+    """JSON columns: text in SQLite, already decoded by psycopg in PostgreSQL."""
+    if isinstance(value, str | bytes):
+        return orjson.loads(value)
+    return value
+
+
+def as_utc(value: Any) -> datetime:
+    """Timestamps: ISO text in SQLite, datetime in PostgreSQL; always returned in UTC."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    if not isinstance(moment, datetime):
+        raise TypeError(f"not a timestamp: {value!r}")
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def mark(snippet: str) -> str:
+    """Escape a snippet for HTML and turn the database's markers into ``<mark>`` tags."""
+    escaped = snippet.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return escaped.replace(HIGHLIGHT_START, "<mark>").replace(HIGHLIGHT_END, "</mark>")
+
+
+def hit(row: Row, snippet: str) -> SearchHit:
+    """A search hit from an articles row (plus its score) and the database's snippet."""
+    return SearchHit(
+        id=row["id"],
+        url=row["url"],
+        source=row["source"],
+        published=row["published"],
+        title=row["title"],
+        snippet=mark(snippet),
+        score=float(row["score"]),
+        countries=list(loads(row["countries"])),
+        duplicate_of=row["duplicate_of"],
+    )
+
+
+def article(row: Row, duplicates: Iterable[Row], agreement_keys: Iterable[str]) -> ArticleDetail:
+    """An article from its row, the rows of its duplicates and the keys it reported."""
+    return ArticleDetail(
+        id=row["id"],
+        url=row["url"],
+        source=row["source"],
+        published=row["published"],
+        title=row["title"],
+        text=row["text"],
+        language=row["language"],
+        notes=loads(row["notes"]),
+        entities=loads(row["entities"]),
+        countries=list(loads(row["countries"])),
+        agreements=loads(row["agreements"]),
+        agreement_keys=list(agreement_keys),
+        skipped=row["skipped"],
+        truncated=bool(row["truncated"]),
+        ingested_at=as_utc(row["ingested_at"]),
+        indexed_at=as_utc(row["indexed_at"]),
+        duplicate_of=row["duplicate_of"],
+        duplicate_method=row["duplicate_method"],
+        duplicate_similarity=row["duplicate_similarity"],
+        duplicates=[
+            DuplicateRef(
+                id=d["id"],
+                url=d["url"],
+                source=d["source"],
+                published=d["published"],
+                title=d["title"],
+                method=d["duplicate_method"],
+                similarity=d["duplicate_similarity"],
+                ingested_at=as_utc(d["ingested_at"]),
+            )
+            for d in duplicates
+        ],
+    )
+
+
+def article_ref(row: Row) -> ArticleRef:
+    """The reporting article as its sighting described it."""
+    return ArticleRef(
+        id=row["article_id"],
+        url=row["article_url"],
+        source=row["article_source"],
+        published=row["article_published"],
+        title=row["article_title"],
+    )
+
+
+def _summary_fields(row: Row, reporters: Sequence[Row]) -> dict[str, Any]:
+    first = next((r for r in reporters if r["article_id"] == row["first_article_id"]), None)
+    return {
+        "key": row["key"],
+        "parties": loads(row["parties"]),
+        "counterparts": loads(row["counterparts"]),
+        "kind": row["kind"],
+        "title": row["title"],
+        "signatories": loads(row["signatories"]),
+        "signed_on": row["signed_on"],
+        "status": row["status"],
+        "evidence": loads(row["evidence"]),
+        "confidence": row["confidence"],
+        "first_seen_at": as_utc(row["first_seen_at"]),
+        "first_article": article_ref(first) if first else ArticleRef(id=row["first_article_id"]),
+        "mentions": row["mentions"],
+        "sources": row["sources"],
+        "articles": [
+            ReportingArticle(article=article_ref(r), seen_at=as_utc(r["seen_at"]))
+            for r in reporters
+        ],
+    }
+
+
+def agreement_summary(row: Row, reporters: Sequence[Row]) -> AgreementSummary:
+    """``reporters``: one row per reporting article, earliest first."""
+    return AgreementSummary(**_summary_fields(row, reporters))
+
+
+def agreement_detail(row: Row, sightings: Sequence[Row]) -> AgreementDetail:
+    """``sightings``: every sighting of the agreement, earliest first."""
+    reporters: list[Row] = []
+    seen: set[str] = set()
+    for s in sightings:
+        if s["article_id"] not in seen:
+            seen.add(s["article_id"])
+            reporters.append(s)
+    trail = []
+    for s in sightings:
+        record = AgreementRecord.model_validate(loads(s["record"]))
+        trail.append(
+            Sighting(
+                article=article_ref(s),
+                seen_at=as_utc(s["seen_at"]),
+                first=bool(s["is_first"]),
+                alerted=bool(s["alerted"]),
+                evidence=list(record.evidence),
+                record=record,
+            )
+        )
+    return AgreementDetail(**_summary_fields(row, reporters), sightings=trail)

@@ -1,0 +1,174 @@
+"""From messages to rows: pure, idempotent, and indifferent to arrival order."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, date, datetime, timedelta
+
+from pactwatch.contracts import (
+    AgreementRecord,
+    AgreementSighted,
+    Article,
+    ArticleEnriched,
+    ArticleRef,
+    DuplicateDetected,
+    Evidence,
+    Signatory,
+)
+from pactwatch_indexer.indexing import AgreementState, prepare, signed_span
+
+T0 = datetime(2021, 10, 27, 9, 0, tzinfo=UTC)
+
+
+def sighting(
+    article_id: str,
+    *,
+    title: str = "Shusha Declaration",
+    signed_on: str | None = "2021-06-15",
+    status: str = "signed",
+    seen: int = 0,
+    kind: str = "declaration",
+    signatories: tuple[Signatory, ...] = (),
+    confidence: float = 0.8,
+    source: str | None = "Azernews",
+) -> AgreementSighted:
+    record = AgreementRecord.model_validate(
+        {
+            "parties": ("AZE", "TUR"),
+            "kind": kind,
+            "title": title,
+            "signed_on": signed_on,
+            "status": status,
+            "bilateral": True,
+            "signatories": signatories,
+            "evidence": (Evidence(sentence=f"{article_id} reports it.", start=0, end=10),),
+            "confidence": confidence,
+        }
+    )
+    return AgreementSighted(
+        key="AZE-TUR:2021-06-15:shusha:0a1b2c3d",
+        record=record,
+        article=ArticleRef(id=article_id, source=source),
+        first=False,
+        alerted=False,
+        mentions=1,
+        sources=1,
+        seen_at=T0 + timedelta(minutes=seen),
+    )
+
+
+def test_merge_is_the_same_in_any_order_and_idempotent() -> None:
+    reports = [
+        sighting("a1", title="memorandum of alliance", signed_on="2021", status="past_reference"),
+        sighting("a2", title="Shusha Declaration", signed_on="2021-06-15", seen=5),
+        sighting(
+            "a3",
+            title="Shusha Declaration on Allied Relations",
+            status="signed",
+            seen=9,
+            signatories=(Signatory(name="Ilham Aliyev", office="President", country="AZE"),),
+            confidence=0.95,
+        ),
+        sighting("a4", signed_on="2021-06", seen=2, signatories=(Signatory(name="ilham aliyev"),)),
+    ]
+    states = [AgreementState.from_sighting(r) for r in reports]
+    results = set()
+    for order in itertools.permutations(states):
+        merged = order[0]
+        for state in order[1:]:
+            merged = merged.merge(state)
+        results.add(merged)
+    assert len(results) == 1
+    merged = results.pop()
+    assert merged.merge(merged) == merged
+    # the first report gives kind, evidence and first sighting
+    assert merged.first_article_id == "a1"
+    assert merged.first_seen_at == T0
+    assert merged.evidence[0].sentence == "a1 reports it."
+    # the best title, the most precise date, signed is sticky, the highest confidence
+    assert merged.title == "Shusha Declaration on Allied Relations"
+    assert merged.signed_on == "2021-06-15"
+    assert merged.status == "signed"
+    assert merged.confidence == 0.95
+    # one signatory per person, the most complete description
+    assert merged.signatories == (
+        Signatory(name="Ilham Aliyev", office="President", country="AZE"),
+    )
+
+
+def test_status_is_the_first_reports_until_one_says_signed() -> None:
+    planned = AgreementState.from_sighting(sighting("a1", status="planned"))
+    later = AgreementState.from_sighting(sighting("a2", status="cancelled", seen=3))
+    assert planned.merge(later).status == "planned"
+    assert later.merge(planned).status == "planned"
+
+
+def test_signed_span_covers_the_precision_given() -> None:
+    assert signed_span("2021-06-15") == (date(2021, 6, 15), date(2021, 6, 15))
+    assert signed_span("2021-06") == (date(2021, 6, 1), date(2021, 6, 30))
+    assert signed_span("2024-02") == (date(2024, 2, 1), date(2024, 2, 29))
+    assert signed_span("2021") == (date(2021, 1, 1), date(2021, 12, 31))
+    assert signed_span(None) is None
+    assert signed_span("sometime") is None
+    undated = AgreementState.from_sighting(sighting("a1", signed_on=None))
+    assert undated.span == (T0.date(), T0.date())
+    assert undated.sort_date == ""
+
+
+def enriched(article_id: str, title: str) -> ArticleEnriched:
+    return ArticleEnriched(
+        article=Article(id=article_id, title=title, text="Some text."),
+        ingested_at=T0,
+        countries=("TUR", "AZE", "TUR"),
+    )
+
+
+def test_prepare_sorts_dedupes_and_drops_reingests() -> None:
+    dup = DuplicateDetected(
+        article=Article(id="b", text="Some text."),
+        ingested_at=T0,
+        duplicate_of="a",
+        method="text",
+        similarity=1.0,
+    )
+    reingest = DuplicateDetected(
+        article=Article(id="a", text="Some text."),
+        ingested_at=T0 + timedelta(hours=1),
+        duplicate_of="a",
+        method="id",
+        similarity=1.0,
+    )
+    later = sighting("z1", seen=7).model_copy(update={"alerted": True, "first": True})
+    batch = prepare(
+        [
+            enriched("c", "first delivery"),
+            enriched("a", "A"),
+            dup,
+            reingest,
+            enriched("c", "second delivery"),
+            later,
+            sighting("z1", seen=1),
+        ]
+    )
+    assert [r.id for r in batch.articles] == ["a", "c"]
+    assert batch.articles[1].title == "second delivery"
+    assert batch.articles[0].countries == ("AZE", "TUR")
+    assert [r.id for r in batch.duplicates] == ["b"]
+    assert batch.reingested == 1
+    # two deliveries of one sighting: the earliest time, and the flags of either
+    assert len(batch.sightings) == 1
+    assert batch.sightings[0].seen_at == T0 + timedelta(minutes=1)
+    assert batch.sightings[0].alerted
+    assert batch.sightings[0].first
+    assert [a.key for a in batch.agreements] == ["AZE-TUR:2021-06-15:shusha:0a1b2c3d"]
+    assert batch.size == 5
+
+
+def test_naive_times_are_taken_as_utc_and_nul_is_dropped() -> None:
+    message = ArticleEnriched(
+        article=Article(id="n", title="a\x00b", text="c\x00d"),
+        ingested_at=datetime(2021, 10, 27, 9, 0),  # a sender that forgot the zone
+    )
+    row = prepare([message]).articles[0]
+    assert row.ingested_at == T0
+    assert (row.title, row.text) == ("ab", "cd")
