@@ -356,31 +356,33 @@ class PostgresStore:
             params["published_to"] = query.published_to
         if not query.duplicates:
             filters.append("a.duplicate_of IS NULL")
-        source = "articles a, to_tsquery('english', %(tsquery)s) AS q(query)"
         matching = "a.search @@ q.query" + "".join(f" AND {f}" for f in filters)
-        keyset = ""
-        if query.after:
-            keyset = (
-                " AND (ts_rank(a.search, q.query) < %(score)s::real"
-                " OR (ts_rank(a.search, q.query) = %(score)s::real AND a.seq < %(seq)s))"
-            )
-            params.update(score=query.after.score, seq=query.after.seq)
+        if query.after is not None:
+            matching += " AND a.seq >= %(floor)s"
+            params.update(floor=query.after.floor, score=query.after.score, seq=query.after.seq)
+        keyset = (
+            " WHERE score < %(score)s::real OR (score = %(score)s::real AND seq < %(seq)s)"
+            if query.after
+            else ""
+        )
         async with self._transaction(read=True) as cur:
-            if query.after is None:
-                await cur.execute(
-                    f"SELECT a.seq FROM {source} WHERE {matching}"
-                    " ORDER BY a.seq DESC OFFSET %(skip)s LIMIT 1",
-                    {**params, "skip": self._search_window - 1},
-                )
-                oldest = await cur.fetchone()
-                floor = int(oldest["seq"]) if oldest else 0
-            else:
-                floor = query.after.floor
+            # the newest matches first (the window), then ts_rank over the window only
             await cur.execute(
-                f"SELECT a.seq, a.id, ts_rank(a.search, q.query) AS score FROM {source}"
-                f" WHERE {matching} AND a.seq >= %(floor)s{keyset}"
-                " ORDER BY score DESC, a.seq DESC LIMIT %(limit)s",
-                {**params, "floor": floor, "limit": query.limit + 1},
+                f"""
+                WITH q AS (SELECT to_tsquery('english', %(tsquery)s) AS query),
+                recent AS MATERIALIZED (
+                    SELECT a.seq, a.id, a.search FROM articles a, q WHERE {matching}
+                    ORDER BY a.seq DESC LIMIT %(window)s
+                ),
+                ranked AS (
+                    SELECT recent.seq, recent.id, ts_rank(recent.search, q.query) AS score,
+                           min(recent.seq) OVER () AS floor
+                    FROM recent, q
+                )
+                SELECT seq, id, score, floor FROM ranked{keyset}
+                ORDER BY score DESC, seq DESC LIMIT %(limit)s
+                """,
+                {**params, "window": self._search_window, "limit": query.limit + 1},
             )
             ranked = await cur.fetchall()
             more = len(ranked) > query.limit
@@ -405,9 +407,14 @@ class PostgresStore:
             responses.hit({**details[r["id"]], "score": r["score"]}, details[r["id"]]["snippet"])
             for r in ranked
         ]
+        if not more:
+            return SearchPage(hits=hits, next_cursor=None)
+        floor = query.after.floor if query.after else int(ranked[0]["floor"])
         last = ranked[-1]
-        cursor = query.cursor_after(float(last["score"]), int(last["seq"]), floor) if more else None
-        return SearchPage(hits=hits, next_cursor=cursor)
+        return SearchPage(
+            hits=hits,
+            next_cursor=query.cursor_after(float(last["score"]), int(last["seq"]), floor),
+        )
 
     async def article(self, article_id: str) -> ArticleDetail | None:
         async with self._transaction(read=True) as cur:
