@@ -88,6 +88,7 @@ class Draft:
     """How many documents the package says it holds, when it says."""
     vague: bool = False
     """A package without a number ("a series of agreements")."""
+    head_noun: str = ""
     np_text: str = ""
     expanded: bool = False
     head_index: int = -1
@@ -163,6 +164,7 @@ class Mention:
     negated: bool
     year: str | None
     np: Span
+    generic: bool = False
 
 
 def read_mention(head: Token, kind: str | None) -> Mention:
@@ -185,6 +187,7 @@ def read_mention(head: Token, kind: str | None) -> Mention:
     if head.head.lower_ == "of" and head.head.head.lower_ in lx.VAGUE_COUNTS:
         vague = True
     negated = any(t.lower_ in ("no", "neither") for t in lefts)
+    generic = any(t.lower_ in ("such", "any", "every", "each") for t in lefts)
     definite = bool(low_lefts) and low_lefts[0] in (
         "the",
         "this",
@@ -206,7 +209,9 @@ def read_mention(head: Token, kind: str | None) -> Mention:
         title, named = name, True
     else:
         title, named = _subject_title(head, lefts), False
-    return Mention(head, kind, title, named, count, vague, plural, definite, negated, year, np)
+    return Mention(
+        head, kind, title, named, count, vague, plural, definite, negated, year, np, generic
+    )
 
 
 _NAME_LINKS = frozenset({"on", "of", "for", "between", "and", "the", "de", "in", "to"})
@@ -284,10 +289,10 @@ def _subject_title(head: Token, lefts: Sequence[Token]) -> str:
                 for c in child.rights
                 if c.dep_ in ("pobj", "pcomp")
                 and c.ent_type_ not in ("DATE", "TIME", "GPE", "LOC", "FAC", "PERSON")
+                and c.lower_ not in lx.PLACES_AND_OCCASIONS
             ]
             if objects:
-                span = head.doc[objects[0].left_edge.i : objects[0].right_edge.i + 1]
-                text = _strip_field(span.text)
+                text = _strip_field(_without_clauses(objects[0]))
                 if text:
                     return text
     mods = [
@@ -303,6 +308,13 @@ def _subject_title(head: Token, lefts: Sequence[Token]) -> str:
     if mods:
         return " ".join(t.text for t in mods)
     return ""
+
+
+def _without_clauses(token: Token) -> str:
+    """The words of a phrase without its relative and participle clauses."""
+    cut = {t.i for c in token.subtree if c.dep_ in ("acl", "relcl") for t in c.subtree}
+    words = [t for t in token.subtree if t.i not in cut]
+    return "".join(t.text_with_ws for t in words).strip(" ,;")
 
 
 def _strip_field(text: str) -> str:
@@ -340,8 +352,16 @@ def modifies_other_noun(head: Token) -> bool:
     in apposition to a named declaration) is not a mention of its own."""
     if head.dep_ == "compound" and not doc_kind(head.head)[0]:
         return True
-    # an appositive restates the noun it follows ("the Shusha Declaration, a document that...")
-    return head.dep_ == "appos"
+    # an indefinite appositive restates the noun it follows ("the Shusha Declaration, a
+    # document that..."); a definite one with its own subject is the next item of a list
+    # the parser misread ("the 1961 Treaty of ..., the treaty on bilateral relations")
+    if head.dep_ != "appos":
+        return False
+    determiner = next((c.lower_ for c in head.lefts if c.dep_ == "det"), None)
+    own_date = any(
+        t.ent_type_ == "DATE" or re.fullmatch(r"(?:1[89]|20)\d\d", t.text) for t in head.subtree
+    )
+    return not (determiner == "the" and own_date)
 
 
 def _title_chain(head: Token) -> list[Token]:
@@ -360,6 +380,56 @@ def _title_chain(head: Token) -> list[Token]:
         node = objects[0]
         chain.append(node)
     return chain
+
+
+_PLAN_NOUNS = frozenset(
+    """negotiations negotiation negotiating talks consideration draft drafts drafting round
+    rounds proposal proposals""".split()
+)
+_PLAN_MODIFIERS = frozenset("draft proposed planned possible prospective future".split())
+
+
+def context_predicate(m: Mention) -> Predicate | None:
+    """What the words around a mention say when no verb speaks of it: "negotiations on a free
+    trade agreement", "nine draft agreements up for consideration" (planned); "holding the
+    treaty in abeyance", "the summit ... was cancelled" (cancelled)."""
+    if cancel_context(m.head):
+        return Predicate(m.head, "cancelled", False)
+    if any(t.lower_ in _PLAN_MODIFIERS for t in m.np if t.i < m.head.i):
+        return Predicate(m.head, "planned", False)
+    node = m.head
+    for _ in range(4):
+        if node.head.i == node.i:
+            break
+        node = node.head
+        if node.lower_ in _PLAN_NOUNS:
+            return Predicate(m.head, "planned", False)
+        if node.pos_ in ("VERB", "AUX"):
+            break
+    tail = m.head.doc[m.head.i + 1 : min(m.head.i + 6, m.head.sent.end)].text.lower()
+    if re.match(
+        r"^\s*(?:\w+\s+){0,2}(?:under|up for) (?:consideration|negotiation|discussion)", tail
+    ):
+        return Predicate(m.head, "planned", False)
+    return None
+
+
+def cancel_context(token: Token) -> bool:
+    """Whether a governing verb cancels, suspends or denies what ``token`` belongs to."""
+    node = token
+    for _ in range(8):
+        low = node.lower_
+        if low in lx.CANCEL_VERBS:
+            return True
+        if low in ("hold", "holds", "holding", "held", "put", "kept", "keep") and any(
+            t.lower_ == "abeyance" for t in node.subtree
+        ):
+            return True
+        if node.dep_ == "ROOT":
+            # "a summit at which they were due to sign X was cancelled"
+            return node.lower_ in lx.CANCEL_VERBS
+        node = node.head
+    return False
 
 
 def find_predicate(m: Mention, frame: Frame, sent_text: str) -> Predicate | None:
@@ -389,6 +459,12 @@ def find_predicate(m: Mention, frame: Frame, sent_text: str) -> Predicate | None
     # the subject of a passive or copular verb: "The agreement was signed by..."
     if head.dep_ in ("nsubjpass", "nsubj") and head.head.pos_ in ("VERB", "AUX"):
         candidates.insert(0, head.head)
+        # "The MoU was one of six memoranda [that] India and Malaysia signed on April 1"
+        if head.head.lower_ in ("is", "was", "are", "were", "be", "been"):
+            for attr in (c for c in head.head.children if c.dep_ == "attr"):
+                candidates[:0] = [
+                    t for t in attr.subtree if t.dep_ in ("acl", "relcl") and t.pos_ == "VERB"
+                ]
 
     for verb in candidates:
         status = _status_of(verb, m, frame, sent_text)
@@ -423,7 +499,13 @@ def _status_of(verb: Token, m: Mention, frame: Frame, sent_text: str) -> Predica
     if low in lx.CANCEL_VERBS:
         return Predicate(verb, "cancelled", True)
     if low in lx.PAST_VERBS:
+        if low in lx.SUBJECT_IS_NEW and m.head.dep_ in ("nsubj", "nsubjpass", "csubj"):
+            # "the pact is modelled on the 1963 treaty": the old one is the object
+            return None
         return Predicate(verb, "past_reference", False)
+    if low in lx.ISSUING and m.kind in ("declaration", "other"):
+        # "issued a joint statement", "released a joint communique": adopted
+        low = "adopted"
     if low in lx.SIGNING or low in ("exchanged", "exchange"):
         if low.startswith("exchang") and "ratification" in sent_text.lower():
             return Predicate(verb, "past_reference", False)
@@ -525,9 +607,9 @@ class Parties:
     explicit: bool
     multilateral: bool = False
 
-    def in_pair(self, frame: Frame) -> bool:
-        """Whether these are the article's main pair (or a subset of it)."""
-        return bool(frame.pair) and set(self.codes) <= set(frame.pair) and not self.counterparts
+    def outside_pair(self, frame: Frame) -> bool:
+        """Whether none of the countries named is one the article is mainly about."""
+        return bool(frame.pair) and not set(self.codes) & set(frame.pair)
 
 
 _MULTILATERAL = re.compile(
@@ -601,6 +683,14 @@ def find_parties(
         ):
             counterparts.append(ent.text)
     explicit = bool(codes) or bool(counterparts)
+    if (
+        counterparts
+        and not codes
+        and frame.pair
+        and any(non_state_pattern().fullmatch(c) for c in counterparts)
+    ):
+        # an international body signs with a country: the one the article is about
+        codes = [frame.pair[0]] if len(frame.pair) == 1 else [_top(frame)]
     if multi:
         number = _NUMBER.search(multi.group(0))
         wanted = _number(number.group(1)) if number else 3
@@ -638,6 +728,10 @@ def find_parties(
 
 
 # ----------------------------------------------------------------------------- signatories
+
+
+def _top(frame: Frame) -> str:
+    return frame.codes.most_common(1)[0][0] if frame.codes else frame.pair[0]
 
 
 def _number(text: str) -> int:
@@ -734,6 +828,7 @@ def strip_attribution(text: str) -> str:
 
 def _clean_item(text: str) -> str:
     text = re.sub(r"^(?:one|another)\s+(?:on|for|in)\s+", "", text.strip(), flags=re.I)
+    text = re.sub(r"^(?:texts?|documents?|drafts?)\s+(?=on\b)", "", text.strip(), flags=re.I)
     text = re.sub(r"^(?:on|in|for|concerning|regarding)\s+", "", text, flags=re.I)
     text = _strip_field(text)
     text = re.sub(r"^(?:the|a|an)\s+", "", text, flags=re.I)
@@ -746,13 +841,26 @@ def _clean_item(text: str) -> str:
 def main_pair(
     doc: Doc, title_end: int, first_para_end: int
 ) -> tuple[tuple[str, ...], Counter[str]]:
-    """The two countries the article is about: weighted by headline, lead and body mentions."""
+    """The two countries the article is about: weighted by headline, lead and body mentions,
+    and most by being the subject of the headline or of the lead sentence ("Athens and
+    Cairo seal sea border pact, rebuffing Ankara's Libya deal")."""
+    subjects: set[int] = set()
+    for sent in doc.sents:
+        if sent.start_char >= first_para_end:
+            break
+        for child in sent.root.children:
+            if child.dep_ in ("nsubj", "nsubjpass") or (
+                child.dep_ in ("nmod", "npadvmod") and child.i < sent.root.i
+            ):
+                subjects |= {t.i for t in child.subtree}
     weights: Counter[str] = Counter()
     for ent in doc.ents:
         code = _entity_code(ent)
         if not code or (ent.label_ == "NORP" and _modifies_org(ent.root)):
             continue
         weight = 3 if ent.start_char < title_end else 2 if ent.start_char < first_para_end else 1
+        if ent.start in subjects:
+            weight += 3
         weights[code] += weight
     ranked = [c for c, _ in weights.most_common()]
     return tuple(sorted(ranked[:2])), weights
@@ -777,13 +885,18 @@ def extract_records(doc: Doc, body_start: int, frame: Frame) -> list[AgreementRe
             if modifies_other_noun(token):
                 continue
             mention = read_mention(token, kind)
-            if mention.negated:
-                continue
+            if mention.negated and not lx.DENIAL.search(sent_text):
+                continue  # "no agreement was signed": nothing to record
+            if mention.generic:
+                continue  # "the first country to conclude such a pact": a kind, not a document
             predicate = find_predicate(mention, frame, sent_text)
             handled.add(token.i)
             if predicate is None:
-                _refer_back(drafts, mention, sent, found, frame)
-                continue
+                if _refer_back(drafts, mention, sent, found, frame):
+                    continue
+                predicate = context_predicate(mention)
+                if predicate is None:
+                    continue
             if predicate.status == "none":
                 continue
             weak = token.lower_ in lx.WEAK_DOC_NOUNS and not mention.named
@@ -865,11 +978,14 @@ def _draft(
     status = p.status
     signed_on: str | None = None
     dated = False
-    if dates:
-        best = max(dates, key=lambda f: (f.exact, f.end))
+    own = [f for f in dates if m.np.start_char <= sent.start_char + f.start < _np_end(m)]
+    if m.year and not own:
+        # "the 1961 Treaty of Friendship, ...": the document's own year beats a date
+        # that a list around it attaches to the same verb
+        signed_on, dated = m.year, True
+    elif dates:
+        best = max(own or dates, key=lambda f: (f.exact, f.end))
         signed_on, dated = best.value, True
-    elif m.year:
-        signed_on = m.year
     scope = cue_scope(p.verb, m)
     if status == "signed":
         if (
@@ -888,11 +1004,16 @@ def _draft(
             status = "past_reference"
         elif lx.PLANNED_PHRASES.search(scope) and not dated:
             status = "planned"
-        elif m.definite and not parties.in_pair(frame) and parties.explicit and not m.named:
+        elif m.definite and parties.codes and parties.outside_pair(frame) and not m.named:
             # "the memorandum signed between Ankara and Tripoli": a known document of other
             # countries, referred to, not reported as news
             status = "past_reference"
     if status == "signed" and lx.CANCELLED_PHRASES.search(scope):
+        status = "cancelled"
+    if status != "cancelled" and (
+        cancel_context(p.verb) or (m.negated and lx.DENIAL.search(sent.text))
+    ):
+        # "were due to sign X ... was cancelled", "denied that an MoU was signed"
         status = "cancelled"
     if status in ("planned", "cancelled") and not (dated and signed_on and len(signed_on) == 10):
         signed_on = signed_on if m.year else None
@@ -923,6 +1044,7 @@ def _draft(
         package=package,
         expected=expected,
         vague=package is not None and m.count is None,
+        head_noun=m.head.lower_,
         np_text=m.np.text,
         head_index=m.head.i,
     )
@@ -937,6 +1059,16 @@ def _names_company_nationality(code: str, m: Mention, sent: Span) -> bool:
         ):
             return True
     return False
+
+
+def _np_end(m: Mention) -> int:
+    """Where the mention's own phrase ends: its name, or its "on/of X" phrases ("of October
+    13, 1921" included), not the list items conjoined to it."""
+    end = m.head
+    for child in m.head.rights:
+        if child.dep_ == "prep":
+            end = child.right_edge if child.right_edge.i > end.i else end
+    return end.idx + len(end)
 
 
 def _clause(verb: Token) -> Span:
@@ -1010,7 +1142,8 @@ def _refer_back(
                     title=m.title,
                     parties=list(parties.codes),
                     counterparts=parties.counterparts,
-                    status="past_reference",
+                    # "holding the 1960 Indus Waters Treaty in abeyance": old, and suspended
+                    status="cancelled" if cancel_context(m.head) else "past_reference",
                     signed_on=(dates[0].value if dates else m.year),
                     sentence=sent,
                     named=True,
@@ -1069,6 +1202,8 @@ def _merge_into_previous(drafts: list[Draft], new: Draft, m: Mention) -> bool:
     target = _antecedent(drafts, m)
     if target is None:
         return False
+    if target.dated and new.dated and not dates_compatible(target.signed_on, new.signed_on):
+        return False  # "the treaty on bilateral relations signed in 2000" is another treaty
     if (
         new.parties
         and target.parties
@@ -1133,6 +1268,13 @@ _REFERS_TO_PACKAGE = re.compile(
     r"(?:\s+(?:MoU|memorandum|agreement|accord|pact|deal|document|protocol|one))?\b",
     re.I,
 )
+# "..., said the agreements under consideration include texts on A, B and C"
+_INNER_PACKAGE = re.compile(
+    r"\b(?:said|says|added|noted|explained|stated)(?: that)?\s+(?=the\s+(?:\w+\s+)?"
+    r"(?:agreements|accords|memoranda|memorandums|mous|pacts|deals|documents|instruments|"
+    r"protocols|treaties|texts)\b)",
+    re.I,
+)
 _LIST_VERBS = re.compile(
     r"\b(?:cover|covers|covered|deal with|deals with|dealt with|include|includes|included|"
     r"concern|concerns|concerned|relate to|relates to|provide for|provides for|aim to|aims to|"
@@ -1158,7 +1300,13 @@ def _expand_following(drafts: list[Draft], sentences: Sequence[Span], index: int
     text = sent.text.strip()
     m = _REFERS_TO_PACKAGE.match(text)
     if not m:
-        return
+        inner = _INNER_PACKAGE.search(text)
+        if inner is None:
+            return
+        text = text[inner.end() :]
+        m = _REFERS_TO_PACKAGE.match(text)
+        if not m:
+            return
     package = packages[-1]
     noun = (m.group("noun") or "").lower()
     verb = _LIST_VERBS.search(text, m.end())
@@ -1314,8 +1462,12 @@ def _resolve_packages(drafts: list[Draft]) -> list[Draft]:
         superseded = d.package is not None and d.package in best
         if superseded and (not d.expanded or 0 < d.level < best[d.package or 0]):
             continue
+        umbrella = d.vague and (
+            d.head_noun in lx.GENERIC_NOUNS
+            or bool(lx.VAGUE_COUNTS & set(d.np_text.lower().split()))
+        )
         if (
-            d.vague
+            umbrella
             and not d.expanded
             and d.package not in best
             and any(

@@ -79,6 +79,7 @@ LETTER_OF_INTENT = re.compile(r"\bletters? of intent\b", re.I)
 
 SIGN_VERBS = frozenset(
     """
+    issue issued issues issuing release released releases
     sign signs signed signing ink inks inked inking seal seals sealed sealing conclude
     concludes concluded concluding adopt adopts adopted adopting initial initialled
     initialed ratify ratified ratifies ratifying exchange exchanged exchanging endorse
@@ -297,3 +298,18 @@ GENERIC_PLURALS = frozenset(
     pacts deals accords documents texts instruments
     """.split()
 )
+
+# Past-reference verbs whose subject is the new document ("the treaty replaces the 1961
+# treaty", "the pact is modelled on the Elysee Treaty").
+SUBJECT_IS_NEW = frozenset(
+    "replace replaces replacing model modelled modeled cite cites recall recalls".split()
+)
+# Nouns after "in/at/during" that say where or when, not what a document is about.
+PLACES_AND_OCCASIONS = frozenset(
+    """city capital town village palace house hall building headquarters office ceremony
+    summit meeting session visit conference talks presence margins sidelines day morning
+    evening afternoon night week month year""".split()
+)
+
+# Verbs by which a joint statement or a communique is adopted.
+ISSUING = frozenset("issue issued issues issuing release released releases".split())
