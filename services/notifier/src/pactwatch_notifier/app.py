@@ -20,7 +20,7 @@ from pactwatch_notifier.api import build_router as build_api
 from pactwatch_notifier.handlers import build_router
 from pactwatch_notifier.settings import NotifierSettings
 from pactwatch_notifier.subscriptions import SubscriptionStore
-from pactwatch_notifier.webhook_worker import WebhookWorker, ensure_webhook_groups
+from pactwatch_notifier.webhook_worker import WebhookThread, ensure_webhook_groups
 from pactwatch_notifier.webhooks import AddressPolicy
 
 settings = NotifierSettings()
@@ -43,7 +43,7 @@ def create_app() -> FastAPI:
     broker = create_broker(redis)
     store = SubscriptionStore(redis, settings.webhook_log_size, settings.webhook_dead_size)
     policy = AddressPolicy(settings.webhook_allow_private, settings.webhook_allow_networks)
-    worker = WebhookWorker(redis, store, settings, policy)
+    webhooks = WebhookThread(settings, policy)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -51,16 +51,16 @@ def create_app() -> FastAPI:
         await ensure_groups(redis, GROUP_NOTIFIER)
         await ensure_webhook_groups(redis)
         await broker.start()
-        worker.start()
+        webhooks.start()
         try:
             yield
         finally:
             await broker.stop()
-            await worker.stop(settings.webhook_timeout_s)
+            await webhooks.stop()
             await redis.aclose()
 
     async def webhooks_running() -> str | None:
-        return worker.healthy()
+        return webhooks.healthy()
 
     app = FastAPI(title="pactwatch notifier", version="0.1.0", lifespan=lifespan)
     app.include_router(build_api(store, policy))

@@ -43,6 +43,8 @@ class SubscriptionStore:
         self._redis = redis
         self._log_size = log_size
         self._dead_size = dead_size
+        # each delivery looks its subscription up: parse each stored version once
+        self._parsed: dict[bytes, Subscription] = {}
 
     async def create(self, request: SubscriptionIn) -> Subscription:
         """Store a new subscription with a fresh id and secret."""
@@ -70,8 +72,16 @@ class SubscriptionStore:
         return sorted(found, key=lambda s: (s.created_at, s.id))
 
     async def get(self, subscription_id: str) -> Subscription | None:
-        raw = await self._redis.hget(SUBSCRIPTIONS_KEY, subscription_id)
-        return Subscription.model_validate_json(raw) if raw else None
+        """The subscription as stored now; None once it is removed."""
+        raw: Any = await self._redis.hget(SUBSCRIPTIONS_KEY, subscription_id)
+        if not raw:
+            return None
+        found = self._parsed.get(raw)
+        if found is None:
+            if len(self._parsed) > 10_000:
+                self._parsed.clear()
+            found = self._parsed[raw] = Subscription.model_validate_json(raw)
+        return found
 
     async def remove(self, subscription_id: str) -> bool:
         """Delete a subscription and its log; False when there was none."""

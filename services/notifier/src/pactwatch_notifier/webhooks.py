@@ -96,7 +96,7 @@ class DeliveryRecord(BaseModel):
     delivery_id: str
     alert_id: str
     attempt: int
-    outcome: Literal["delivered", "failed", "dead", "refused"]
+    outcome: Literal["delivered", "failed", "dead"]
     status_code: int | None = None
     error: str | None = None
     duration_ms: float
