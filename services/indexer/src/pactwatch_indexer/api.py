@@ -15,12 +15,21 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pactwatch.contracts import Kind, Status
 
-from pactwatch_indexer.queries import DEFAULT_LIMIT, MAX_LIMIT, AgreementQuery, SearchQuery
+from pactwatch_indexer.queries import (
+    DEFAULT_LIMIT,
+    DEFAULT_PAIRS,
+    MAX_LIMIT,
+    MAX_PAIRS,
+    AgreementQuery,
+    NetworkQuery,
+    SearchQuery,
+)
 from pactwatch_indexer.responses import (
     AgreementDetail,
     AgreementPage,
     ArticleDetail,
     ErrorBody,
+    Network,
     SearchPage,
 )
 from pactwatch_indexer.searchsyntax import MAX_QUERY_CHARS, QueryError
@@ -44,6 +53,27 @@ Cursor = Annotated[
 ]
 From = Annotated[date | None, Query(alias="from", description="On or after this day.")]
 To = Annotated[date | None, Query(description="On or before this day.")]
+
+Party = Annotated[
+    list[str] | None,
+    Query(
+        description="Only agreements this country (ISO alpha-3) is party to; "
+        "repeat for agreements between all of them (party=AZE&party=TUR)."
+    ),
+]
+KindFilter = Annotated[Kind | None, Query(description="Only this kind of document.")]
+StatusFilter = Annotated[Status | None, Query(description="Only this status.")]
+SignedFrom = Annotated[
+    date | None,
+    Query(
+        alias="from",
+        description="Signed on or after this day (the day first seen, when undated).",
+    ),
+]
+SignedTo = Annotated[
+    date | None,
+    Query(description="Signed on or before this day (the day first seen, when undated)."),
+]
 
 SEARCH_SYNTAX = """Words must all match (English stemming: "signing" finds "signed"; accents
 and case do not matter). Also: "a quoted phrase", prefix* (words that begin so, as the
@@ -99,26 +129,11 @@ def build_router(store: IndexStore) -> APIRouter:
 
     @router.get("/agreements", response_model=AgreementPage, responses={**_BAD, **_DOWN})
     async def list_agreements(
-        party: Annotated[
-            list[str] | None,
-            Query(
-                description="Only agreements this country (ISO alpha-3) is party to; "
-                "repeat for agreements between all of them (party=AZE&party=TUR)."
-            ),
-        ] = None,
-        kind: Annotated[Kind | None, Query(description="Only this kind of document.")] = None,
-        status: Annotated[Status | None, Query(description="Only this status.")] = None,
-        signed_from: Annotated[
-            date | None,
-            Query(
-                alias="from",
-                description="Signed on or after this day (the day first seen, when undated).",
-            ),
-        ] = None,
-        to: Annotated[
-            date | None,
-            Query(description="Signed on or before this day (the day first seen, when undated)."),
-        ] = None,
+        party: Party = None,
+        kind: KindFilter = None,
+        status: StatusFilter = None,
+        signed_from: SignedFrom = None,
+        to: SignedTo = None,
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> AgreementPage:
@@ -143,6 +158,31 @@ def build_router(store: IndexStore) -> APIRouter:
         if found is None:
             raise HTTPException(404, f"no agreement with key {key!r}")
         return found
+
+    @router.get("/network", response_model=Network, responses={**_BAD, **_DOWN})
+    async def network(
+        party: Party = None,
+        kind: KindFilter = None,
+        status: StatusFilter = None,
+        signed_from: SignedFrom = None,
+        to: SignedTo = None,
+        limit: Annotated[
+            int,
+            Query(ge=1, le=MAX_PAIRS, description=f"Most pairs listed (1 to {MAX_PAIRS})."),
+        ] = DEFAULT_PAIRS,
+    ) -> Network:
+        """Countries as nodes and the agreements between them as edges: each pair of
+        countries party to one agreement (a pair, or every pair of a multilateral one),
+        counted and broken down by kind, most agreements first."""
+        query = NetworkQuery.build(
+            parties=party or (),
+            kind=kind,
+            status=status,
+            signed_from=signed_from,
+            signed_to=to,
+            limit=limit,
+        )
+        return await store.network(query)
 
     return router
 

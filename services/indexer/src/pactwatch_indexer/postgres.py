@@ -34,13 +34,14 @@ from pactwatch_indexer.migrations import (
     SchemaError,
     pending,
 )
-from pactwatch_indexer.queries import SEARCH_WINDOW, AgreementQuery, SearchQuery
+from pactwatch_indexer.queries import SEARCH_WINDOW, AgreementQuery, NetworkQuery, SearchQuery
 from pactwatch_indexer.responses import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
     AgreementDetail,
     AgreementPage,
     ArticleDetail,
+    Network,
     SearchPage,
 )
 from pactwatch_indexer.searchsyntax import to_tsquery
@@ -438,23 +439,8 @@ class PostgresStore:
         return responses.article(row, duplicates, keys)
 
     async def agreements(self, query: AgreementQuery) -> AgreementPage:
-        where = ["true"]
         params: dict[str, Any] = {"limit": query.limit + 1}
-        if query.parties:
-            where.append("g.countries @> %(parties)s::text[]")
-            params["parties"] = list(query.parties)
-        if query.kind:
-            where.append("g.kind = %(kind)s")
-            params["kind"] = query.kind
-        if query.status:
-            where.append("g.status = %(status)s")
-            params["status"] = query.status
-        if query.signed_from:
-            where.append("g.signed_to >= %(signed_from)s")
-            params["signed_from"] = query.signed_from
-        if query.signed_to:
-            where.append("g.signed_from <= %(signed_to)s")
-            params["signed_to"] = query.signed_to
+        where = _registry_filters(query, params)
         if query.after:
             where.append(
                 "(g.sort_date, g.first_seen_at, g.key) < (%(sort_date)s, %(first_seen)s, %(key)s)"
@@ -513,3 +499,53 @@ class PostgresStore:
             )
             sightings = await cur.fetchall()
         return responses.agreement_detail(row, sightings)
+
+    async def network(self, query: NetworkQuery) -> Network:
+        params: dict[str, Any] = {}
+        where = " AND ".join(_registry_filters(query, params))
+        async with self._transaction(read=True) as cur:
+            # codes compare byte by byte, as in SQLite, whatever the database's locale
+            await cur.execute(
+                f"""
+                SELECT x.a, y.b, g.kind, count(*) AS agreements, max(g.signed_to) AS latest
+                FROM agreements g
+                CROSS JOIN LATERAL unnest(g.countries) AS x(a)
+                CROSS JOIN LATERAL unnest(g.countries) AS y(b)
+                WHERE x.a COLLATE "C" < y.b COLLATE "C" AND {where}
+                GROUP BY x.a, y.b, g.kind
+                """,
+                params,
+            )
+            pairs = await cur.fetchall()
+            await cur.execute(
+                f"""
+                SELECT x.party, count(*) AS agreements
+                FROM agreements g CROSS JOIN LATERAL unnest(g.countries) AS x(party)
+                WHERE cardinality(g.countries) > 1 AND {where}
+                GROUP BY x.party
+                """,
+                params,
+            )
+            nodes = await cur.fetchall()
+        return responses.network(pairs, nodes, query.limit)
+
+
+def _registry_filters(query: AgreementQuery | NetworkQuery, params: dict[str, Any]) -> list[str]:
+    """The WHERE conditions on agreements ``g`` that both the listing and the network use."""
+    where = ["true"]
+    if query.parties:
+        where.append("g.countries @> %(parties)s::text[]")
+        params["parties"] = list(query.parties)
+    if query.kind:
+        where.append("g.kind = %(kind)s")
+        params["kind"] = query.kind
+    if query.status:
+        where.append("g.status = %(status)s")
+        params["status"] = query.status
+    if query.signed_from:
+        where.append("g.signed_to >= %(signed_from)s")
+        params["signed_from"] = query.signed_from
+    if query.signed_to:
+        where.append("g.signed_from <= %(signed_to)s")
+        params["signed_to"] = query.signed_to
+    return where

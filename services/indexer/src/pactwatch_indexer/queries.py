@@ -22,6 +22,9 @@ from pactwatch_indexer.searchsyntax import Node, QueryError, parse
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+DEFAULT_PAIRS = 500
+MAX_PAIRS = 5000
+"""The network view draws at most this many country pairs: a picture, not a table."""
 MAX_FILTER_VALUES = 10
 SEARCH_WINDOW = 10_000
 """A search ranks at most this many matches, the most recently indexed: scoring every match
@@ -51,11 +54,19 @@ def date_range(start: date | None, end: date | None) -> tuple[date | None, date 
     return start, end
 
 
-def check_limit(limit: int) -> int:
+def check_limit(limit: int, most: int = MAX_LIMIT) -> int:
     """Page sizes are bounded, whoever asks (the API checks too, for its schema)."""
-    if not 1 <= limit <= MAX_LIMIT:
-        raise QueryError(f"limit: must be between 1 and {MAX_LIMIT}, not {limit}")
+    if not 1 <= limit <= most:
+        raise QueryError(f"limit: must be between 1 and {most}, not {limit}")
     return limit
+
+
+def check_kind_status(kind: str | None, status: str | None) -> None:
+    """A QueryError unless ``kind`` and ``status`` are absent or known values."""
+    if kind is not None and kind not in KINDS:
+        raise QueryError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+    if status is not None and status not in STATUSES:
+        raise QueryError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
 
 
 # --- cursors ---------------------------------------------------------------------------------
@@ -208,10 +219,7 @@ class AgreementQuery:
         cursor: str | None = None,
     ) -> AgreementQuery:
         """Validate every parameter; raise QueryError naming the first one that is wrong."""
-        if kind is not None and kind not in KINDS:
-            raise QueryError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
-        if status is not None and status not in STATUSES:
-            raise QueryError(f"status: {status!r} is not one of {', '.join(STATUSES)}")
+        check_kind_status(kind, status)
         start, end = date_range(signed_from, signed_to)
         query = cls(
             parties=country_codes(parties, "party"),
@@ -238,3 +246,45 @@ class AgreementQuery:
 
     def cursor_after(self, sort_date: str, first_seen_at: datetime, key: str) -> str:
         return encode_cursor(self.fingerprint(), [sort_date, first_seen_at.isoformat(), key])
+
+
+# --- network ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NetworkQuery:
+    """A validated request for the country network: which agreements count, how many pairs.
+
+    The filters mean what they mean for :class:`AgreementQuery`, so that an edge's count is
+    the length of the listing ``/agreements?party=A&party=B`` with the same filters.
+    """
+
+    parties: tuple[str, ...] = ()
+    kind: str | None = None
+    status: str | None = None
+    signed_from: date | None = None
+    signed_to: date | None = None
+    limit: int = DEFAULT_PAIRS
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        parties: Sequence[str] = (),
+        kind: str | None = None,
+        status: str | None = None,
+        signed_from: date | None = None,
+        signed_to: date | None = None,
+        limit: int = DEFAULT_PAIRS,
+    ) -> NetworkQuery:
+        """Validate every parameter; raise QueryError naming the first one that is wrong."""
+        check_kind_status(kind, status)
+        start, end = date_range(signed_from, signed_to)
+        return cls(
+            parties=country_codes(parties, "party"),
+            kind=kind,
+            status=status,
+            signed_from=start,
+            signed_to=end,
+            limit=check_limit(limit, MAX_PAIRS),
+        )

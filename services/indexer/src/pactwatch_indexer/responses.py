@@ -20,6 +20,7 @@ from pactwatch.contracts import (
     Signatory,
     Status,
 )
+from pactwatch.countries import country_name
 from pydantic import BaseModel, Field
 
 HIGHLIGHT_START = "\x02"
@@ -133,6 +134,36 @@ class Sighting(BaseModel):
 
 class AgreementDetail(AgreementSummary):
     sightings: list[Sighting] = Field(description="Every report of it: the evidence trail.")
+
+
+class NetworkNode(BaseModel):
+    code: str = Field(description="ISO 3166-1 alpha-3 code.")
+    name: str = Field(description="The country's common English name.")
+    agreements: int = Field(
+        description="Agreements (within the filters) it shares with at least one other country."
+    )
+
+
+class NetworkEdge(BaseModel):
+    parties: tuple[str, str] = Field(description="The two countries, sorted.")
+    agreements: int = Field(
+        description="Agreements (within the filters) both are party to: the length of "
+        "/agreements?party=A&party=B with the same filters."
+    )
+    kinds: dict[str, int] = Field(description="How many of them of each kind.")
+    latest: date = Field(
+        description="The last day the newest of them may have been signed (the day first "
+        "seen, when undated)."
+    )
+
+
+class Network(BaseModel):
+    nodes: list[NetworkNode] = Field(description="The countries of the edges, by code.")
+    edges: list[NetworkEdge] = Field(description="Country pairs, most agreements first.")
+    pairs: int = Field(description="Pairs that matched, listed or not.")
+    truncated: bool = Field(
+        description="More pairs matched than the limit: those with fewest agreements are left out."
+    )
 
 
 # --- builders from rows -------------------------------------------------------------------
@@ -276,3 +307,33 @@ def agreement_detail(row: Row, sightings: Sequence[Row]) -> AgreementDetail:
             )
         )
     return AgreementDetail(**_summary_fields(row, reporters), sightings=trail)
+
+
+def network(pair_rows: Iterable[Row], node_rows: Iterable[Row], limit: int) -> Network:
+    """The network from one row per (pair, kind) (``a``, ``b``, ``kind``, ``agreements``,
+    ``latest``) and one per country (``party``, ``agreements``): the ``limit`` pairs with the
+    most agreements, and the countries they join."""
+    pairs: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in pair_rows:
+        latest = row["latest"]
+        day = date.fromisoformat(latest) if isinstance(latest, str) else latest
+        pair = pairs.setdefault((row["a"], row["b"]), {"kinds": {}, "latest": day})
+        pair["kinds"][row["kind"]] = int(row["agreements"])
+        pair["latest"] = max(pair["latest"], day)
+    ranked = sorted(pairs.items(), key=lambda item: (-sum(item[1]["kinds"].values()), item[0]))
+    edges = [
+        NetworkEdge(
+            parties=key,
+            agreements=sum(value["kinds"].values()),
+            kinds=dict(sorted(value["kinds"].items(), key=lambda kv: (-kv[1], kv[0]))),
+            latest=value["latest"],
+        )
+        for key, value in ranked[:limit]
+    ]
+    joined = {code for edge in edges for code in edge.parties}
+    counts = {row["party"]: int(row["agreements"]) for row in node_rows}
+    nodes = [
+        NetworkNode(code=code, name=country_name(code), agreements=counts.get(code, 0))
+        for code in sorted(joined)
+    ]
+    return Network(nodes=nodes, edges=edges, pairs=len(pairs), truncated=len(pairs) > limit)

@@ -33,13 +33,14 @@ from pactwatch_indexer.migrations import (
     SchemaError,
     pending,
 )
-from pactwatch_indexer.queries import SEARCH_WINDOW, AgreementQuery, SearchQuery
+from pactwatch_indexer.queries import SEARCH_WINDOW, AgreementQuery, NetworkQuery, SearchQuery
 from pactwatch_indexer.responses import (
     HIGHLIGHT_END,
     HIGHLIGHT_START,
     AgreementDetail,
     AgreementPage,
     ArticleDetail,
+    Network,
     SearchPage,
 )
 from pactwatch_indexer.searchsyntax import QueryError, has_prefix, to_fts5
@@ -413,6 +414,9 @@ class SqliteStore:
     async def agreement(self, key: str) -> AgreementDetail | None:
         return await self._read(lambda conn: _agreement(conn, key))
 
+    async def network(self, query: NetworkQuery) -> Network:
+        return await self._read(lambda conn: _network(conn, query))
+
 
 def _search(conn: sqlite3.Connection, query: SearchQuery, window: int) -> SearchPage:
     # the words are looked for in the title and text only; each country is one more term
@@ -532,9 +536,9 @@ def _article(conn: sqlite3.Connection, article_id: str) -> ArticleDetail | None:
     return responses.article(row, duplicates, [k[0] for k in keys])
 
 
-def _agreements(conn: sqlite3.Connection, query: AgreementQuery) -> AgreementPage:
+def _registry_filters(query: AgreementQuery | NetworkQuery, params: dict[str, Any]) -> list[str]:
+    """The WHERE conditions on agreements ``g`` that both the listing and the network use."""
     where = ["1 = 1"]
-    params: dict[str, Any] = {"limit": query.limit + 1}
     for i, code in enumerate(query.parties):
         where.append(
             f"EXISTS (SELECT 1 FROM agreement_parties WHERE party = :party{i}"
@@ -553,6 +557,12 @@ def _agreements(conn: sqlite3.Connection, query: AgreementQuery) -> AgreementPag
     if query.signed_to:
         where.append("g.signed_from <= :signed_to")
         params["signed_to"] = query.signed_to.isoformat()
+    return where
+
+
+def _agreements(conn: sqlite3.Connection, query: AgreementQuery) -> AgreementPage:
+    params: dict[str, Any] = {"limit": query.limit + 1}
+    where = _registry_filters(query, params)
     if query.after:
         where.append("(g.sort_date, g.first_seen_at, g.key) < (:sort_date, :first_seen, :key)")
         params["sort_date"] = query.after.sort_date
@@ -604,3 +614,32 @@ def _agreement(conn: sqlite3.Connection, key: str) -> AgreementDetail | None:
         (key,),
     ).fetchall()
     return responses.agreement_detail(row, sightings)
+
+
+def _network(conn: sqlite3.Connection, query: NetworkQuery) -> Network:
+    params: dict[str, Any] = {}
+    where = " AND ".join(_registry_filters(query, params))
+    pairs = conn.execute(
+        f"""
+        SELECT a.party AS a, b.party AS b, g.kind AS kind, count(*) AS agreements,
+               max(g.signed_to) AS latest
+        FROM agreements g
+        JOIN agreement_parties a ON a.agreement_key = g.key
+        JOIN agreement_parties b ON b.agreement_key = g.key AND a.party < b.party
+        WHERE {where}
+        GROUP BY a.party, b.party, g.kind
+        """,
+        params,
+    ).fetchall()
+    nodes = conn.execute(
+        f"""
+        SELECT p.party AS party, count(*) AS agreements
+        FROM agreements g JOIN agreement_parties p ON p.agreement_key = g.key
+        WHERE {where} AND EXISTS (
+            SELECT 1 FROM agreement_parties o
+            WHERE o.agreement_key = g.key AND o.party <> p.party)
+        GROUP BY p.party
+        """,
+        params,
+    ).fetchall()
+    return responses.network(pairs, nodes, query.limit)

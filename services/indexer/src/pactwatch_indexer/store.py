@@ -14,8 +14,14 @@ from typing import Protocol
 
 from pactwatch_indexer.indexing import Prepared
 from pactwatch_indexer.migrations import SchemaError
-from pactwatch_indexer.queries import SEARCH_WINDOW, AgreementQuery, SearchQuery
-from pactwatch_indexer.responses import AgreementDetail, AgreementPage, ArticleDetail, SearchPage
+from pactwatch_indexer.queries import SEARCH_WINDOW, AgreementQuery, NetworkQuery, SearchQuery
+from pactwatch_indexer.responses import (
+    AgreementDetail,
+    AgreementPage,
+    ArticleDetail,
+    Network,
+    SearchPage,
+)
 
 __all__ = ["IndexStore", "QueryTimeoutError", "SchemaError", "UnavailableError", "open_store"]
 
@@ -55,6 +61,10 @@ class IndexStore(Protocol):
     async def agreements(self, query: AgreementQuery) -> AgreementPage: ...
 
     async def agreement(self, key: str) -> AgreementDetail | None: ...
+
+    async def network(self, query: NetworkQuery) -> Network:
+        """Country pairs and the agreements between them (every pair among the countries
+        party to each agreement), most agreements first."""
 
 
 def open_store(
