@@ -42,7 +42,7 @@ class RedisClaims:
 
 
 # One script per article: its place in the first-claimed order, the articles claimed before
-# it in any of its bands (with their signatures and originals), then its own entry in each
+# it in any of its bands (with their signatures, originals and places), then its own entry in each
 # band. Redis runs scripts one at a time, so of two copies claimed at the same moment by two
 # replicas, the second always sees the first. Band entries older than the window are dropped
 # on the way; every key expires after the window.
@@ -62,8 +62,9 @@ local seen = {}
 local out = {}
 for i = 3, #KEYS do
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. oldest)
-  local members = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', '(' .. score)
-  for _, member in ipairs(members) do
+  local members = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', '(' .. score, 'WITHSCORES')
+  for j = 1, #members, 2 do
+    local member = members[j]
     if not seen[member] then
       seen[member] = true
       local fields = redis.call('HMGET', ARGV[4] .. member, 'sig', 'orig')
@@ -71,6 +72,7 @@ for i = 3, #KEYS do
         table.insert(out, member)
         table.insert(out, fields[2] or member)
         table.insert(out, fields[1])
+        table.insert(out, members[j + 1])
       end
     end
   end
@@ -117,8 +119,10 @@ class RedisLsh:
             replies = await pipe.execute()
         out = []
         for reply in replies:
-            triples = [reply[i : i + 3] for i in range(0, len(reply), 3)]
-            out.append([Candidate(a.decode(), o.decode(), bytes(s)) for a, o, s in triples])
+            rows = [reply[i : i + 4] for i in range(0, len(reply), 4)]
+            out.append(
+                [Candidate(a.decode(), o.decode(), bytes(s), float(n)) for a, o, s, n in rows]
+            )
         return out
 
     async def set_originals(self, originals: Sequence[tuple[str, str]]) -> None:

@@ -96,6 +96,8 @@ class Candidate:
     original: str
     """The first article of its family: itself when it was new."""
     signature: bytes
+    order: float = 0.0
+    """Its place in the first-claimed order."""
 
 
 class LshStore(Protocol):
@@ -130,13 +132,16 @@ async def judge(
     found = await lsh.claim_many(requests)
     originals: list[tuple[str, str]] = []
     for i, candidates in zip(fresh, found, strict=True):
+        # of the similar enough, the first claimed: a copy whose original is still being
+        # recorded by another replica must not become an original itself
         best: tuple[float, Candidate] | None = None
-        for candidate in candidates:
+        for candidate in sorted(candidates, key=lambda c: c.order):
             if candidate.article_id == batch[i][0].id:
                 continue
             score = similarity(signatures[i], candidate.signature)
-            if score >= fingerprinter.threshold and (best is None or score > best[0]):
+            if score >= fingerprinter.threshold:
                 best = (score, candidate)
+                break
         if best is not None:
             original = best[1].original or best[1].article_id
             verdicts[i] = Verdict(batch[i][0].id, original, "near", round(best[0], 3))
@@ -177,7 +182,10 @@ class MemoryLsh:
                 for member in members:
                     if self._order[member] < place and member not in seen:
                         seen[member] = Candidate(
-                            member, self._originals.get(member, member), self._signatures[member]
+                            member,
+                            self._originals.get(member, member),
+                            self._signatures[member],
+                            float(self._order[member]),
                         )
                 if article_id not in members:
                     members.append(article_id)

@@ -100,7 +100,7 @@ class Draft:
 def doc_kind(token: Token) -> tuple[bool, str | None]:
     """Whether ``token`` heads a document noun phrase, and its kind (None: from context)."""
     low = token.lower_
-    if token.pos_ not in ("NOUN", "PROPN"):
+    if token.pos_ not in ("NOUN", "PROPN") and not _mistagged_noun(token):
         return False, None
     prev = token.nbor(-1).lower_ if token.i > token.sent.start else ""
     if (prev, low) in lx.QUALIFIED_DOC_NOUNS:
@@ -120,6 +120,22 @@ def doc_kind(token: Token) -> tuple[bool, str | None]:
     if token.is_title and low in lx.NAMED_KIND and _in_name(token):
         kind = lx.NAMED_KIND[low]
     return True, kind
+
+
+def _mistagged_noun(token: Token) -> bool:
+    """The tagger reads "a visa waiver deal with" as a verb: a document word that a
+    determiner or a number opens, with only modifiers between, is a noun all the same."""
+    if token.lower_ not in lx.DOC_NOUNS or token.pos_ not in ("VERB", "AUX"):
+        return False
+    for back in range(1, 4):
+        if token.i - back < token.sent.start:
+            return False
+        prev = token.doc[token.i - back]
+        if prev.lower_ in ("a", "an", "the", "this", "that", "its", "their") or prev.like_num:
+            return True
+        if prev.pos_ in ("VERB", "AUX", "ADP", "PUNCT", "CCONJ"):
+            return False
+    return False
 
 
 def _in_name(token: Token) -> bool:
@@ -265,23 +281,28 @@ def _proper_name(head: Token) -> str | None:
     return name.text
 
 
+_SUBJECT_PREPS = frozenset("on for in concerning regarding about of between to covering".split())
+
+
+def _subject_preps(head: Token) -> list[Token]:
+    """The prepositions that may carry a mention's subject; those of "understanding" count
+    as the memorandum's own ("a memorandum of understanding on hydropower")."""
+    preps: list[Token] = []
+    for child in head.rights:
+        if child.dep_ != "prep" or child.lower_ not in _SUBJECT_PREPS:
+            continue
+        understanding = [o for o in child.children if o.lower_ == "understanding"]
+        if child.lower_ == "of" and understanding:
+            preps.extend(c for c in understanding[0].rights if c.dep_ == "prep")
+            continue
+        preps.append(child)
+    return preps
+
+
 def _subject_title(head: Token, lefts: Sequence[Token]) -> str:
     """The subject of a generic mention: its "on/in the field of/for" phrase or its modifiers."""
-    for child in head.rights:
-        if child.dep_ == "prep" and child.lower_ in (
-            "on",
-            "for",
-            "in",
-            "concerning",
-            "regarding",
-            "about",
-            "of",
-            "between",
-            "to",
-            "covering",
-        ):
-            if child.lower_ == "of" and any(o.lower_ == "understanding" for o in child.children):
-                continue  # "memorandum of understanding"
+    for child in _subject_preps(head):
+        if child.lower_ in _SUBJECT_PREPS:
             if child.lower_ == "to" and head.lower_ not in ("deal",):
                 continue
             objects = [

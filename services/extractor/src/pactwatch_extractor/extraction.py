@@ -123,8 +123,8 @@ _DATELINE_PREFIX = re.compile(
 def looks_english(text: str) -> bool:
     """A cheap check for text with no declared language: enough common English words."""
     words = re.findall(r"[a-z']+", text[:3000].lower())
-    if len(words) < 5:
-        return len(words) > 0 and any(w in _ENGLISH_WORDS for w in words)
+    if len(words) < 12:
+        return True  # too short to tell: read it rather than drop it
     return sum(w in _ENGLISH_WORDS for w in words) / len(words) > 0.08
 
 

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 import orjson
 from pactwatch.contracts import AgreementRecord
-from pactwatch.matching import Known, agreement_key, same_agreement
+from pactwatch.matching import Known, agreement_key, same_agreement, title_stems
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
@@ -121,13 +121,13 @@ def decide(
             (
                 e
                 for e in entries
-                if article_id not in e.get("reports", {})
-                and same_agreement(
+                if same_agreement(
                     Known(e["key"], e["kind"], e["title"], e["signed_on"]),
                     record.kind,
                     record.title,
                     record.signed_on,
                 )
+                and (article_id not in e.get("reports", {}) or _restates(e, record))
             ),
             None,
         )
@@ -170,6 +170,14 @@ class MemoryRegistry:
         if source:
             sources.add(source.casefold())
         return Resolution(entry["key"], first, alert, len(articles), len(sources), entry)
+
+
+def _restates(entry: dict[str, Any], record: AgreementRecord) -> bool:
+    """A second record of one article that only names the entry's document again (same kind,
+    its title's words all in the entry's title), as opposed to another document of the
+    same article that merely shares a subject area."""
+    words = title_stems(record.title)
+    return entry["kind"] == record.kind and bool(words) and words <= title_stems(entry["title"])
 
 
 _MAX_REPORTS = 200

