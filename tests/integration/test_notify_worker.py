@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import redis
-from pactwatch.contracts import GROUP_NOTIFIER
+from pactwatch.contracts import ALERTS_STREAM, GROUP_NOTIFIER
 from pactwatch.streams import connect
 from pactwatch_notifier.settings import NotifierSettings
 from pactwatch_notifier.subscriptions import SubscriptionStore
@@ -86,6 +86,26 @@ async def test_a_job_a_dead_replica_left_pending_is_delivered_by_another(
             await wait_for(lambda: len(rx.requests) == 1, "the reclaimed delivery")
             await wait_for(lambda: settled(redis_client), "settled")
     assert rx.requests[0].json == {"alert_id": "al1"}
+
+
+async def test_a_restarted_replica_finishes_what_it_had_read_at_once(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    # the same consumer name (a container restarted: same host name, pid 1) finds the alert
+    # and the job it had read before dying, without waiting for them to be claimed as idle
+    with receivers([]) as [rx]:
+        client = connect(redis_url)
+        await ensure_webhook_groups(client)
+        subscription = await SubscriptionStore(client).create(SubscriptionIn(url=rx.url))
+        await client.aclose()
+        redis_client.xadd(ALERTS_STREAM, {"alert": '{"event":"agreement.signed","alert_id":"a1"}'})
+        redis_client.xadd(WEBHOOK_DELIVERIES, job(subscription.id, "a2"))
+        redis_client.xreadgroup(GROUP_NOTIFIER, "w0", {ALERTS_STREAM: ">"})
+        redis_client.xreadgroup(GROUP_NOTIFIER, "w0", {WEBHOOK_DELIVERIES: ">"})
+        async with workers(redis_url):  # consumer w0, claims only after 50 s idle
+            await wait_for(lambda: len(rx.requests) == 2, "both deliveries")
+            await wait_for(lambda: settled(redis_client), "settled")
+    assert sorted(r.json["alert_id"] for r in rx.requests) == ["a1", "a2"]
 
 
 async def test_jobs_of_a_removed_subscription_are_dropped(

@@ -116,6 +116,9 @@ class WebhookWorker:
         idle_s = claim_idle_s if claim_idle_s is not None else 2 * settings.webhook_timeout_s + 30
         self._claim_idle_ms = int(idle_s * 1000)
         self._next_claim: dict[str, float] = {}
+        # entries this consumer read but never settled (it restarted under the same name, or
+        # a step failed halfway): read them again before new ones
+        self._own_pending = {ALERTS_STREAM: True, WEBHOOK_DELIVERIES: True}
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(settings.webhook_timeout_s),
             limits=httpx.Limits(
@@ -164,6 +167,7 @@ class WebhookWorker:
                 await step()
                 pause = 0.1
             except ResponseError as exc:
+                self._own_pending[ALERTS_STREAM] = True  # fan-out is redone from the top
                 if "NOGROUP" in str(exc):
                     # Redis lost its data (restarted without persistence): start over
                     log.warning("webhooks.group_missing", loop=name)
@@ -174,6 +178,7 @@ class WebhookWorker:
                 await self._sleep(pause)
                 pause = min(pause * 2, 5.0)
             except (RedisError, OSError) as exc:
+                self._own_pending[ALERTS_STREAM] = True
                 log.warning("webhooks.redis_unavailable", loop=name, error=str(exc))
                 await self._sleep(pause)
                 pause = min(pause * 2, 5.0)
@@ -183,8 +188,21 @@ class WebhookWorker:
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
     async def _read(self, stream: str, count: int) -> list[tuple[bytes, dict[bytes, bytes]]]:
-        """Entries this consumer must handle: first any a dead consumer left pending too long
-        (checked now and then), else new ones (waiting up to a second for them)."""
+        """Entries this consumer must handle: first its own unsettled ones (see
+        ``_own_pending``), then any a dead consumer left pending too long (checked now and
+        then), else new ones (waiting up to a second for them)."""
+        if self._own_pending[stream]:
+            mine: Any = await self._redis.xreadgroup(
+                GROUP_NOTIFIER, self._consumer, {stream: "0"}, count=count
+            )
+            entries = [e for _, found in mine or () for e in found if e[0] and e[1]]
+            # fan-out settles what it reads before reading again, so it reads its own until
+            # none is left; deliveries read theirs once, at start: later, own pending jobs
+            # are attempts in flight (any left over are claimed when idle)
+            if not entries or stream == WEBHOOK_DELIVERIES:
+                self._own_pending[stream] = False
+            if entries:
+                return entries
         now = time.monotonic()
         if now >= self._next_claim.get(stream, 0.0):
             self._next_claim[stream] = now + self._claim_idle_ms / 2000
@@ -204,7 +222,8 @@ class WebhookWorker:
     # --- 1. fan-out -----------------------------------------------------------------------
 
     async def _fan_out_once(self) -> None:
-        entries = await self._read(ALERTS_STREAM, 100)
+        # a few alerts at a time: each makes one job per matching subscription
+        entries = await self._read(ALERTS_STREAM, 10)
         if entries:
             await self.fan_out(entries)
 
