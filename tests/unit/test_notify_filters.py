@@ -76,6 +76,10 @@ def test_codes_are_normalised_and_pairs_sorted() -> None:
         ({"kinds": ["pact"]}, "memorandum"),
         ({"min_confidence": 1.5}, "less than or equal to 1"),
         ({"colour": "red"}, "Extra inputs are not permitted"),
+        ({"parties": [1]}, "should be a valid string"),
+        ({"pair": [1, 2]}, "should be a valid string"),
+        ({"kinds": [None]}, "memorandum"),
+        ({"keywords": "defence"}, "valid tuple"),
     ],
 )
 def test_invalid_filters_say_what_is_wrong(conditions: dict[str, Any], message: str) -> None:

@@ -50,6 +50,14 @@ def check_stream_id(value: str) -> str:
     return value
 
 
+def _strings(value: Any) -> bool:
+    """A string or a list of strings: what the splitting validators take (anything else is
+    left to the type check, which says what is wrong)."""
+    return isinstance(value, str) or (
+        isinstance(value, list | tuple) and all(isinstance(v, str) for v in value)
+    )
+
+
 def _country(code: str) -> str:
     if not re.fullmatch(r"[A-Z]{3}", code) or not is_country(code):
         raise ValueError(f"{code!r} is not an ISO 3166-1 alpha-3 country code (like AZE)")
@@ -80,7 +88,7 @@ class AlertFilter(BaseModel):
     @field_validator("parties", mode="before")
     @classmethod
     def _split_parties(cls, value: Any) -> Any:
-        return parse_codes(value) if isinstance(value, str | list | tuple) else value
+        return parse_codes(value) if _strings(value) else value
 
     @field_validator("parties")
     @classmethod
@@ -90,7 +98,7 @@ class AlertFilter(BaseModel):
     @field_validator("pair", mode="before")
     @classmethod
     def _split_pair(cls, value: Any) -> Any:
-        if isinstance(value, str | list | tuple):
+        if _strings(value):
             codes = parse_codes(value)
             if len(codes) != 2 or codes[0] == codes[1]:
                 raise ValueError("a pair is two different country codes, like AZE,TUR")
@@ -108,9 +116,9 @@ class AlertFilter(BaseModel):
     @field_validator("kinds", mode="before")
     @classmethod
     def _split_kinds(cls, value: Any) -> Any:
-        if isinstance(value, str | list | tuple):
+        if _strings(value):
             items = [value] if isinstance(value, str) else list(value)
-            return tuple(k.strip().lower() for i in items for k in str(i).split(",") if k.strip())
+            return tuple(k.strip().lower() for i in items for k in i.split(",") if k.strip())
         return value
 
     @field_validator("keywords")
