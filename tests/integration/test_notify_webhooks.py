@@ -47,7 +47,8 @@ def titles(receiver: Receiver) -> list[str]:
 
 
 def test_subscriptions_over_http(redis_url: str, logs_dir: Path) -> None:
-    with notifiers(redis_url, logs_dir) as [notifier]:
+    limit = {"PACTWATCH_WEBHOOK_MAX_SUBSCRIPTIONS": "2"}
+    with notifiers(redis_url, logs_dir, env=limit) as [notifier]:
         base = notifier.base_url
         created = subscribe(
             base, "http://127.0.0.1:9/hook", parties=["aze"], kinds=["memorandum"], fresh_only=True
@@ -84,12 +85,19 @@ def test_subscriptions_over_http(redis_url: str, logs_dir: Path) -> None:
         assert httpx.get(f"{base}/subscriptions/nonsense").status_code == 422
         assert httpx.get(f"{base}/subscriptions/wh_0000000000000000").status_code == 404
 
+        subscribe(base, "http://127.0.0.1:9/second")
+        too_many = httpx.post(f"{base}/subscriptions", json={"url": "http://127.0.0.1:9/third"})
+        assert too_many.status_code == 409
+        assert "2 subscriptions already" in too_many.json()["error"]
+
         assert httpx.delete(f"{base}/subscriptions/{created['id']}").status_code == 204
         assert httpx.get(f"{base}/subscriptions/{created['id']}").status_code == 404
         gone = httpx.delete(f"{base}/subscriptions/{created['id']}")
         assert gone.status_code == 404
         assert created["id"] in gone.json()["error"]
-        assert httpx.get(f"{base}/subscriptions").json() == []
+        assert [s["url"] for s in httpx.get(f"{base}/subscriptions").json()] == [
+            "http://127.0.0.1:9/second"
+        ]
 
 
 def test_filters_deliver_to_the_right_subscribers_only(

@@ -24,17 +24,27 @@ SubscriptionId = Annotated[
 ]
 
 
-def build_router(store: SubscriptionStore, policy: AddressPolicy) -> APIRouter:
+def build_router(
+    store: SubscriptionStore, policy: AddressPolicy, max_subscriptions: int
+) -> APIRouter:
     router = APIRouter(prefix="/subscriptions", tags=["webhooks"])
 
     @router.post(
         "",
         status_code=201,
         response_model=SubscriptionCreated,
-        responses={422: {"description": "Invalid filter, or a URL deliveries may not go to."}},
+        responses={
+            409: {"description": "There are as many subscriptions as the notifier takes."},
+            422: {"description": "Invalid filter, or a URL deliveries may not go to."},
+        },
     )
     async def subscribe(request: SubscriptionIn) -> SubscriptionCreated:
         """Subscribe a webhook. The answer holds the signing secret, shown this once."""
+        if await store.count() >= max_subscriptions:
+            raise HTTPException(
+                409,
+                f"{max_subscriptions} subscriptions already (PACTWATCH_WEBHOOK_MAX_SUBSCRIPTIONS)",
+            )
         try:
             await policy.check(request.url)
         except URLRefusedError as exc:

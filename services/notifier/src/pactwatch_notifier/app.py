@@ -63,7 +63,7 @@ def create_app() -> FastAPI:
         return webhooks.healthy()
 
     app = FastAPI(title="pactwatch notifier", version="0.1.0", lifespan=lifespan)
-    app.include_router(build_api(store, policy))
+    app.include_router(build_api(store, policy, settings.webhook_max_subscriptions))
     app.include_router(alert_feed_router(redis, heartbeat_s=settings.sse_heartbeat_s))
     add_health_routes(app, redis, [("webhooks", webhooks_running)])
     json_errors(app)

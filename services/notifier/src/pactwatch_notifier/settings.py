@@ -25,6 +25,9 @@ class NotifierSettings(ServiceSettings):
         default=15.0, gt=0, description="A comment on idle server-sent event streams this often."
     )
 
+    webhook_max_subscriptions: int = Field(
+        default=10_000, ge=1, description="More subscriptions are refused (409)."
+    )
     webhook_max_attempts: int = Field(
         default=12,
         ge=1,

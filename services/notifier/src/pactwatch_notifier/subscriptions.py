@@ -71,6 +71,10 @@ class SubscriptionStore:
                 log.error("subscription.unreadable", subscription_id=key.decode(), error=str(exc))
         return sorted(found, key=lambda s: (s.created_at, s.id))
 
+    async def count(self) -> int:
+        found: Any = await self._redis.hlen(SUBSCRIPTIONS_KEY)
+        return int(found)
+
     async def get(self, subscription_id: str) -> Subscription | None:
         """The subscription as stored now; None once it is removed."""
         raw: Any = await self._redis.hget(SUBSCRIPTIONS_KEY, subscription_id)
