@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-import anyio
 import uvicorn
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import ORJSONResponse
+from faststream.redis import RedisBroker
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from pactwatch.logs import configure_logging
+from pactwatch.metrics import CONTENT_TYPE, consumed_by, exposition, watched_groups
+from pactwatch.readiness import ReadinessCheck, unready_reasons
 from pactwatch.settings import ServiceSettings
-
-ReadinessCheck = Callable[[], Awaitable[str | None]]
-"""Returns None when ready, else the reason it is not."""
 
 
 def add_health_routes(
-    app: FastAPI, redis: Redis, checks: Sequence[tuple[str, ReadinessCheck]] = ()
+    app: FastAPI,
+    redis: Redis,
+    checks: Sequence[tuple[str, ReadinessCheck]] = (),
+    *,
+    group: str | None = None,
+    broker: RedisBroker | None = None,
 ) -> None:
-    """``/healthz``: the process answers. ``/readyz``: Redis (and each check) answers too."""
+    """``/healthz``: the process answers. ``/readyz``: Redis, ``broker``'s subscribers and each
+    check answer too (see :mod:`pactwatch.readiness`). ``/metrics``: Prometheus metrics, with
+    the backlog of the streams the service's consumer ``group`` (and ``broker``) reads."""
+    watched = sorted({*consumed_by(group), *(watched_groups(broker) if broker else ())})
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -33,23 +40,14 @@ def add_health_routes(
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> ORJSONResponse:
-        reasons: dict[str, str] = {}
-        try:
-            with anyio.fail_after(2):
-                await redis.ping()
-        except Exception as exc:
-            reasons["redis"] = type(exc).__name__
-        for name, check in checks:
-            try:
-                with anyio.fail_after(2):
-                    why = await check()
-            except Exception as exc:
-                why = type(exc).__name__
-            if why:
-                reasons[name] = why
+        reasons = await unready_reasons(redis, broker, checks)
         if reasons:
             return ORJSONResponse({"status": "unready", "reasons": reasons}, status_code=503)
         return ORJSONResponse({"status": "ready"})
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(await exposition(redis, watched), media_type=CONTENT_TYPE)
 
 
 def json_errors(app: FastAPI) -> None:

@@ -11,11 +11,21 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
+import orjson
 from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
-from pactwatch.logs import configure_logging
+from pactwatch.delivery import Consumers
+from pactwatch.logs import MessageContext, configure_logging
+from pactwatch.metrics import (
+    CONTENT_TYPE,
+    MessageMetrics,
+    consumed_by,
+    exposition,
+    watched_groups,
+)
+from pactwatch.readiness import unready_reasons
 from pactwatch.settings import ServiceSettings
 from pactwatch.streams import ensure_groups
 
@@ -29,7 +39,13 @@ LOGGER = logging.getLogger("pactwatch.faststream")
 def make_broker(settings: ServiceSettings) -> RedisBroker:
     """The FastStream broker for ``settings.redis_url``."""
     # per-message "Received"/"Processed" lines at DEBUG: no per-message logging on hot paths
-    return RedisBroker(settings.redis_url, logger=LOGGER, log_level=logging.DEBUG)
+    return RedisBroker(
+        settings.redis_url,
+        logger=LOGGER,
+        log_level=logging.DEBUG,
+        # outermost first: the log context covers the metrics middleware's lines too
+        middlewares=[MessageContext, MessageMetrics],
+    )
 
 
 def build_worker_app(
@@ -39,11 +55,22 @@ def build_worker_app(
     *,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
+    consumers: Consumers | None = None,
 ) -> AsgiFastStream:
-    """A worker app: consumer groups created at id 0 before reading, health endpoints."""
+    """A worker app: consumer groups created at id 0 before reading; ``/healthz``,
+    ``/readyz`` (see :mod:`pactwatch.readiness`) and ``/metrics``. ``consumers`` start
+    reading once the broker (their publishers) runs, and stop first, finishing their batch."""
+
+    # the group's streams from the contracts, and any other its subscribers read
+    watched = sorted({*consumed_by(group), *watched_groups(broker)})
 
     async def create_groups() -> None:
         await ensure_groups(redis, group)
+
+    async def reading() -> str | None:
+        return consumers.healthy() if consumers is not None else None
+
+    checks = [("consumers", reading)]
 
     async def close_redis() -> None:
         await redis.aclose()
@@ -54,22 +81,26 @@ def build_worker_app(
 
     @get(include_in_schema=False)
     async def readyz(scope: Any) -> AsgiResponse:
-        try:
-            with anyio.fail_after(2):
-                await redis.ping()
-        except Exception as exc:
-            body = f'{{"status":"unready","reason":"redis: {type(exc).__name__}"}}'
-            return AsgiResponse(body.encode(), 503, headers={"content-type": "application/json"})
+        reasons = await unready_reasons(redis, broker, checks)
+        if reasons:
+            body = orjson.dumps({"status": "unready", "reasons": reasons})
+            return AsgiResponse(body, 503, headers={"content-type": "application/json"})
         return AsgiResponse(
             b'{"status":"ready"}', 200, headers={"content-type": "application/json"}
         )
 
+    @get(include_in_schema=False)
+    async def metrics(scope: Any) -> AsgiResponse:
+        body = await exposition(redis, watched)
+        return AsgiResponse(body, 200, headers={"content-type": CONTENT_TYPE})
+
     return AsgiFastStream(
         broker,
         logger=LOGGER,
-        asgi_routes=[("/healthz", healthz), ("/readyz", readyz)],
+        asgi_routes=[("/healthz", healthz), ("/readyz", readyz), ("/metrics", metrics)],
         on_startup=[create_groups, *on_startup],
-        on_shutdown=list(on_shutdown),
+        after_startup=[consumers.start] if consumers is not None else [],
+        on_shutdown=[*([consumers.stop] if consumers is not None else []), *on_shutdown],
         after_shutdown=[close_redis],
     )
 
