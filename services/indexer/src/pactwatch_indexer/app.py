@@ -60,7 +60,7 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(build_router(store))
-    add_health_routes(app, redis, [("database", database)])
+    add_health_routes(app, redis, [("database", database)], group=GROUP_INDEXER, broker=broker)
     json_errors(app)
     add_error_handlers(app)
     return app

@@ -65,6 +65,8 @@ def create_app() -> FastAPI:
     app = FastAPI(title="pactwatch notifier", version="0.1.0", lifespan=lifespan)
     app.include_router(build_api(store, policy, settings.webhook_max_subscriptions))
     app.include_router(alert_feed_router(redis, heartbeat_s=settings.sse_heartbeat_s))
-    add_health_routes(app, redis, [("webhooks", webhooks_running)])
+    add_health_routes(
+        app, redis, [("webhooks", webhooks_running)], group=GROUP_NOTIFIER, broker=broker
+    )
     json_errors(app)
     return app
