@@ -16,6 +16,7 @@ from faststream.asgi import AsgiFastStream, AsgiResponse, get
 from faststream.redis import RedisBroker
 from redis.asyncio import Redis
 
+from pactwatch.delivery import Consumers
 from pactwatch.logs import MessageContext, configure_logging
 from pactwatch.metrics import (
     CONTENT_TYPE,
@@ -54,15 +55,22 @@ def build_worker_app(
     *,
     on_startup: Sequence[Hook] = (),
     on_shutdown: Sequence[Hook] = (),
+    consumers: Consumers | None = None,
 ) -> AsgiFastStream:
     """A worker app: consumer groups created at id 0 before reading; ``/healthz``,
-    ``/readyz`` (see :mod:`pactwatch.readiness`) and ``/metrics``."""
+    ``/readyz`` (see :mod:`pactwatch.readiness`) and ``/metrics``. ``consumers`` start
+    reading once the broker (their publishers) runs, and stop first, finishing their batch."""
 
     # the group's streams from the contracts, and any other its subscribers read
     watched = sorted({*consumed_by(group), *watched_groups(broker)})
 
     async def create_groups() -> None:
         await ensure_groups(redis, group)
+
+    async def reading() -> str | None:
+        return consumers.healthy() if consumers is not None else None
+
+    checks = [("consumers", reading)]
 
     async def close_redis() -> None:
         await redis.aclose()
@@ -73,7 +81,7 @@ def build_worker_app(
 
     @get(include_in_schema=False)
     async def readyz(scope: Any) -> AsgiResponse:
-        reasons = await unready_reasons(redis, broker)
+        reasons = await unready_reasons(redis, broker, checks)
         if reasons:
             body = orjson.dumps({"status": "unready", "reasons": reasons})
             return AsgiResponse(body, 503, headers={"content-type": "application/json"})
@@ -91,7 +99,8 @@ def build_worker_app(
         logger=LOGGER,
         asgi_routes=[("/healthz", healthz), ("/readyz", readyz), ("/metrics", metrics)],
         on_startup=[create_groups, *on_startup],
-        on_shutdown=list(on_shutdown),
+        after_startup=[consumers.start] if consumers is not None else [],
+        on_shutdown=[*([consumers.stop] if consumers is not None else []), *on_shutdown],
         after_shutdown=[close_redis],
     )
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import socket
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 def consumer_name() -> str:
@@ -42,3 +43,45 @@ class ServiceSettings(BaseSettings):
     shutdown_grace_s: float = Field(
         default=20.0, description="How long a graceful shutdown may take to finish in-flight work."
     )
+
+    # --- delivery (pactwatch.delivery): at least once, nothing lost ---------------------------
+    claim_idle_ms: int = Field(
+        default=30_000,
+        ge=100,
+        description="An entry pending this long (its consumer died, or its handler failed) is "
+        "claimed and delivered again, by any replica.",
+    )
+    max_deliveries: int = Field(
+        default=5,
+        ge=1,
+        description="After this many failed deliveries an entry moves to <stream>.dlq.",
+    )
+    consumer_stale_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="A consumer idle this long with nothing pending is deleted from its group.",
+    )
+    fail_article_ids: Annotated[frozenset[str], NoDecode] = Field(
+        default=frozenset(),
+        description="FOR FAULT-INJECTION TESTS ONLY: the handler fails on every message about "
+        "one of these article ids (comma-separated). Empty, the default, in any real use.",
+    )
+
+    # --- access control (pactwatch.http) ------------------------------------------------------
+    api_keys: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        repr=False,
+        description="Comma-separated keys; when set, writes and administration over HTTP need "
+        "`Authorization: Bearer <key>`.",
+    )
+    open_reads: bool = Field(
+        default=True,
+        description="With api_keys set, reads (GET searches, alerts) stay open to anyone.",
+    )
+
+    @field_validator("api_keys", "fail_article_ids", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value

@@ -2,6 +2,7 @@
 
 from faststream.asgi import AsgiFastStream
 from pactwatch.contracts import GROUP_DEDUPLICATOR
+from pactwatch.delivery import Consumers
 from pactwatch.service import build_worker_app, make_broker
 from pactwatch.streams import connect
 
@@ -18,8 +19,11 @@ def create_app() -> AsgiFastStream:
     window_s = int(settings.window_days * 86400)
     claims = RedisClaims(redis, prefix=settings.key_prefix, ttl_s=window_s)
     lsh = RedisLsh(redis, prefix=settings.key_prefix, window_s=window_s)
-    broker.include_router(build_router(settings, redis, claims, lsh))
-    return build_worker_app(GROUP_DEDUPLICATOR, broker, redis)
+    consumers = Consumers(
+        redis, group=GROUP_DEDUPLICATOR, service="deduplicator", settings=settings
+    )
+    broker.include_router(build_router(settings, redis, claims, lsh, consumers))
+    return build_worker_app(GROUP_DEDUPLICATOR, broker, redis, consumers=consumers)
 
 
 app = create_app()

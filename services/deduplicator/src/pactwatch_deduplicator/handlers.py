@@ -1,4 +1,7 @@
-"""The deduplicator's subscriber: a batch of ingested articles in, unique or duplicate out."""
+"""The deduplicator's subscriber: a batch of ingested articles in, unique or duplicate out.
+
+Redelivery is harmless: an article's claims carry its ingest time, so a message handled again
+finds its own claims and gets the same verdict (see judging.owner_value)."""
 
 from __future__ import annotations
 
@@ -8,12 +11,12 @@ from pactwatch.contracts import (
     ARTICLES_DUPLICATES,
     ARTICLES_INGESTED,
     ARTICLES_UNIQUE,
-    GROUP_DEDUPLICATOR,
     ArticleDeduplicated,
     ArticleIngested,
     DuplicateDetected,
 )
-from pactwatch.streams import batch_sub, publish_all
+from pactwatch.delivery import Consumers
+from pactwatch.streams import publish_all
 from redis.asyncio import Redis
 
 from pactwatch_deduplicator.judging import ClaimStore, LshStore, judge
@@ -24,8 +27,13 @@ log = structlog.get_logger()
 
 
 def build_router(
-    settings: DeduplicatorSettings, redis: Redis, claims: ClaimStore, lsh: LshStore
+    settings: DeduplicatorSettings,
+    redis: Redis,
+    claims: ClaimStore,
+    lsh: LshStore,
+    consumers: Consumers,
 ) -> RedisRouter:
+    """The publishers (a router for the broker) and the subscriber (on ``consumers``)."""
     router = RedisRouter()
     fingerprinter = Fingerprinter(threshold=settings.near_threshold)
     unique = router.publisher(
@@ -35,7 +43,7 @@ def build_router(
         stream=ARTICLES_DUPLICATES, description="Repeats, linked to the first."
     )
 
-    @router.subscriber(stream=batch_sub(ARTICLES_INGESTED, GROUP_DEDUPLICATOR, settings))
+    @consumers.subscriber(ARTICLES_INGESTED, ArticleIngested)
     async def on_article_ingested(batch: list[ArticleIngested]) -> None:
         verdicts = await judge(
             claims, lsh, fingerprinter, [(m.article, m.ingested_at) for m in batch]

@@ -7,6 +7,7 @@ import this module without paying for it.
 import anyio
 from faststream.asgi import AsgiFastStream
 from pactwatch.contracts import GROUP_EXTRACTOR
+from pactwatch.delivery import Consumers
 from pactwatch.service import build_worker_app, make_broker
 from pactwatch.streams import connect
 
@@ -25,8 +26,11 @@ def create_app() -> AsgiFastStream:
     async def load_model() -> None:
         await anyio.to_thread.run_sync(extractor.load)
 
-    broker.include_router(build_router(settings, redis, extractor))
-    return build_worker_app(GROUP_EXTRACTOR, broker, redis, on_startup=[load_model])
+    consumers = Consumers(redis, group=GROUP_EXTRACTOR, service="extractor", settings=settings)
+    broker.include_router(build_router(redis, extractor, consumers))
+    return build_worker_app(
+        GROUP_EXTRACTOR, broker, redis, on_startup=[load_model], consumers=consumers
+    )
 
 
 app = create_app()

@@ -8,26 +8,26 @@ from faststream.redis import RedisRouter
 from pactwatch.contracts import (
     ARTICLES_ENRICHED,
     ARTICLES_UNIQUE,
-    GROUP_EXTRACTOR,
     ArticleDeduplicated,
     ArticleEnriched,
 )
-from pactwatch.streams import batch_sub, publish_all
+from pactwatch.delivery import Consumers
+from pactwatch.streams import publish_all
 from redis.asyncio import Redis
 
 from pactwatch_extractor.extraction import Extractor
-from pactwatch_extractor.settings import ExtractorSettings
 
 log = structlog.get_logger()
 
 
-def build_router(settings: ExtractorSettings, redis: Redis, extractor: Extractor) -> RedisRouter:
+def build_router(redis: Redis, extractor: Extractor, consumers: Consumers) -> RedisRouter:
+    """The publisher (a router for the broker) and the subscriber (on ``consumers``)."""
     router = RedisRouter()
     enriched = router.publisher(
         stream=ARTICLES_ENRICHED, description="Articles with entities, countries and agreements."
     )
 
-    @router.subscriber(stream=batch_sub(ARTICLES_UNIQUE, GROUP_EXTRACTOR, settings))
+    @consumers.subscriber(ARTICLES_UNIQUE, ArticleDeduplicated)
     async def on_article_deduplicated(batch: list[ArticleDeduplicated]) -> None:
         # spaCy holds the CPU: run it in a worker thread so health checks still answer
         results = await anyio.to_thread.run_sync(extractor.extract_many, [m.article for m in batch])

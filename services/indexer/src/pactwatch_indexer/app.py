@@ -8,14 +8,15 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from faststream import FastStream
 from pactwatch.contracts import GROUP_INDEXER
+from pactwatch.delivery import Consumers
 from pactwatch.http import add_health_routes, json_errors
 from pactwatch.service import make_broker
 from pactwatch.streams import connect, ensure_groups
 
 from pactwatch_indexer.api import add_error_handlers, build_router
-from pactwatch_indexer.handlers import build_router as build_subscribers
+from pactwatch_indexer.handlers import subscribe
 from pactwatch_indexer.settings import IndexerSettings
-from pactwatch_indexer.store import open_store
+from pactwatch_indexer.store import UnavailableError, open_store
 from pactwatch_indexer.writing import Indexer
 
 settings = IndexerSettings()
@@ -26,13 +27,22 @@ store = open_store(
     search_window=settings.search_window,
 )
 broker = make_broker(settings)
-broker.include_router(build_subscribers(settings, Indexer(store, retry_s=settings.write_retry_s)))
+indexer = Indexer(store, retry_s=settings.write_retry_s)
 asyncapi = FastStream(broker)
 """The AsyncAPI view of this service (``faststream docs gen pactwatch_indexer.app:asyncapi``)."""
 
 
 def create_app() -> FastAPI:
     redis = connect(settings.redis_url)
+    # a database that is away is waited for, never counted as the messages' failure
+    consumers = Consumers(
+        redis,
+        group=GROUP_INDEXER,
+        service="indexer",
+        settings=settings,
+        transient=(UnavailableError,),
+    )
+    subscribe(indexer, consumers)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -40,9 +50,11 @@ def create_app() -> FastAPI:
         try:
             await ensure_groups(redis, GROUP_INDEXER)
             await broker.start()
+            await consumers.start()
             try:
                 yield
             finally:
+                await consumers.stop()
                 await broker.stop()
         finally:
             await store.close()
@@ -52,6 +64,9 @@ def create_app() -> FastAPI:
         await store.ping()
         return None
 
+    async def reading() -> str | None:
+        return consumers.healthy()
+
     app = FastAPI(
         title="pactwatch indexer",
         version="0.1.0",
@@ -60,7 +75,13 @@ def create_app() -> FastAPI:
         lifespan=lifespan,
     )
     app.include_router(build_router(store))
-    add_health_routes(app, redis, [("database", database)], group=GROUP_INDEXER, broker=broker)
+    add_health_routes(
+        app,
+        redis,
+        [("database", database), ("consumers", reading)],
+        group=GROUP_INDEXER,
+        broker=broker,
+    )
     json_errors(app)
     add_error_handlers(app)
     return app
