@@ -893,11 +893,13 @@ def extract_records(doc: Doc, body_start: int, frame: Frame) -> list[AgreementRe
     sentences = [s for s in doc.sents if s.start_char >= body_start]
     handled: set[int] = set()
     for index, sent in enumerate(sentences):
+        candidates = [t for t in sent if t.lower_ in lx.DOC_WORDS and t.i not in handled]
+        if not candidates:
+            _expand_following(drafts, sentences, index)
+            continue
         sent_text = sent.text
         found = resolve(sent_text, frame.reference)
-        if sent.root.i in handled:
-            continue
-        for token in sent:
+        for token in candidates:
             if token.i in handled:
                 continue
             ok, kind = doc_kind(token)
@@ -1539,9 +1541,10 @@ def _finish(d: Draft, frame: Frame) -> AgreementRecord:
     confidence += 0.1 if d.dated else 0.0
     confidence += 0.05 if d.named else 0.0
     confidence += 0.04 if d.signatories else 0.0
+    spans = {(span.start_char, span.end_char): span for span in d.evidence}
     evidence = [
-        Evidence(sentence=span.text.strip(), start=span.start_char, end=span.end_char)
-        for span in dict.fromkeys(d.evidence)
+        Evidence(sentence=span.text.strip(), start=start, end=end)
+        for (start, end), span in spans.items()
     ]
     return AgreementRecord(
         parties=tuple(parties),

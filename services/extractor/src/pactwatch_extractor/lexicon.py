@@ -50,7 +50,6 @@ DOC_NOUNS: dict[str, str | None] = {
     "documents": None,
     "instrument": None,
     "instruments": None,
-    "pacts_": None,
 }
 # Nouns that are documents only with a qualifier before them.
 QUALIFIED_DOC_NOUNS: dict[tuple[str, str], str] = {
@@ -313,3 +312,8 @@ PLACES_AND_OCCASIONS = frozenset(
 
 # Verbs by which a joint statement or a communique is adopted.
 ISSUING = frozenset("issue issued issues issuing release released releases".split())
+
+# Every word that can head a document mention: a cheap filter before the parse is read.
+DOC_WORDS = frozenset(
+    {*DOC_NOUNS, *(second for _, second in QUALIFIED_DOC_NOUNS), "letter", "letters"}
+)
