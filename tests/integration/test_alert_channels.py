@@ -62,6 +62,7 @@ def test_each_channel_delivers_the_seed_once_and_updates_follow(
             wait_until(lambda: len(hook.requests) == 1, what="the webhook delivery")
             wait_until(lambda: len(sse.events) == 1, what="the SSE event")
             wait_until(lambda: settled(redis_client), what="deliveries settled")
+        metrics = httpx.get(f"{notifier.base_url}/metrics").text
 
         messages = published(pubsub)
 
@@ -94,3 +95,12 @@ def test_each_channel_delivers_the_seed_once_and_updates_follow(
         ("a-second-report", False, False),
     ]
     assert seen[-1].mentions == 2
+
+    for line in (
+        'pactwatch_alerts_total{channel="stream"} 1.0',
+        'pactwatch_alerts_total{channel="pubsub"} 1.0',
+        'pactwatch_alerts_total{channel="webhook"} 1.0',
+        'pactwatch_alerts_total{channel="sse"} 1.0',
+        'pactwatch_webhook_deliveries_total{outcome="delivered"} 1.0',
+    ):
+        assert line in metrics.splitlines(), line

@@ -201,6 +201,10 @@ async def follow_alerts(
 ) -> AsyncIterator[bytes]:
     """SSE frames: each matching alert after ``start`` (id = its stream id), and a comment
     every ``heartbeat_s`` seconds without one, so that proxies keep the connection open."""
+    # here, not at the top: `pactwatch alerts tail` imports this module, and the metrics
+    # bring FastStream along
+    from pactwatch.metrics import count_alerts
+
     position = start
     yield b"retry: 3000\n\n"
     while True:
@@ -217,6 +221,7 @@ async def follow_alerts(
                 raw, alert = decoded
                 sent = True
                 yield _sse(position, str(alert.get("event") or "agreement.signed"), raw)
+                count_alerts("sse")
         if not sent:
             yield b": keepalive\n\n"
 

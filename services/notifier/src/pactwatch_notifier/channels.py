@@ -32,6 +32,7 @@ from pactwatch.contracts import (
     AgreementUpdated,
     Alert,
 )
+from pactwatch.metrics import count_alerts
 from redis.asyncio import Redis
 
 _PUBLISH_ALERT = """
@@ -108,7 +109,11 @@ class AlertChannels:
                     client=pipe,
                 )
             results = await pipe.execute()
-        return [
+        published = [
             (alert, result[1].decode(), bool(result[0]))
             for alert, result in zip(alerts, results, strict=False)
         ]
+        new = sum(1 for *_, is_new in published if is_new)
+        count_alerts("stream", new)
+        count_alerts("pubsub", new)
+        return published

@@ -34,6 +34,7 @@ import httpx
 import structlog
 from pactwatch.alertfeed import decode_entry
 from pactwatch.contracts import ALERTS_STREAM, GROUP_NOTIFIER
+from pactwatch.metrics import count_webhook_delivery
 from pactwatch.settings import consumer_name
 from pactwatch.streams import connect, ensure_groups
 from pydantic import ValidationError
@@ -326,13 +327,20 @@ class WebhookWorker:
             "attempt": job.attempt,
         }
         if error is None:
+            outcome = "delivered"
+        elif job.attempt >= self._settings.webhook_max_attempts:
+            outcome = "dead"
+        else:
+            outcome = "failed"
+        count_webhook_delivery(outcome)
+        if outcome == "delivered":
             await self._settle(entry_id)
             await self._store.record(
                 job.subscription_id, DeliveryRecord(outcome="delivered", **record)
             )
             # DEBUG: one line per delivery is too many on a hot path; failures are logged
             log.debug("webhook.delivered", status=status, duration_ms=duration_ms, **context)
-        elif job.attempt >= self._settings.webhook_max_attempts:
+        elif outcome == "dead":
             await self._settle(entry_id)
             await self._store.record(job.subscription_id, DeliveryRecord(outcome="dead", **record))
             log.warning("webhook.dead", error=error, **context)
