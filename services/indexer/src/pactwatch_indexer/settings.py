@@ -33,6 +33,14 @@ class IndexerSettings(ServiceSettings):
         ge=0,
         description="How long a batch keeps retrying while the database is unavailable.",
     )
+    sse_heartbeat_s: float = Field(
+        default=4.0,
+        gt=0,
+        # the stream's XREAD blocks this long, and redis-py gives up on a read after 5 s
+        le=4.0,
+        description="A comment on /alerts/stream (the dashboard's live alerts) this often "
+        "without an alert, so that proxies keep the connection open; at most 4 s.",
+    )
 
     @field_validator("index_url")
     @classmethod
