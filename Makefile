@@ -49,6 +49,9 @@ eval: install ## score extraction and deduplication on the dev corpus
 bench: install ## benchmark the pipeline against bare spaCy; writes .bench/results.json
 	BENCH_ARTICLES=$(BENCH_ARTICLES) $(RUN) python -m tests.bench
 
+docs: install ## AsyncAPI document of every service and OpenAPI of the HTTP APIs, into docs/
+	$(RUN) python -m tests.apidocs
+
 up: ## docker compose up (needs a Docker engine)
 	docker compose up --build
 
