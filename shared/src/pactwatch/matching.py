@@ -92,7 +92,7 @@ def _concept(stem: str) -> int | None:
     return None
 
 
-def _meet(x: str, y: str) -> bool:
+def _meet(x: str, y: str, concepts: bool = True) -> bool:
     n = 0
     for cx, cy in zip(x, y, strict=False):
         if cx != cy:
@@ -100,18 +100,20 @@ def _meet(x: str, y: str) -> bool:
         n += 1
     if n >= _MIN_STEM and n >= 0.6 * min(len(x), len(y)):
         return True
+    if not concepts:
+        return False
     cx_, cy_ = _concept(x), _concept(y)
     return cx_ is not None and cx_ == cy_
 
 
-def stems_meet(a: frozenset[str], b: frozenset[str]) -> bool:
+def stems_meet(a: frozenset[str], b: frozenset[str], *, concepts: bool = True) -> bool:
     """Most stems of the shorter title meet a stem of the longer one: share a prefix of at
-    least four letters covering most of the shorter word ("alli-ance" / "alli-ed"), or name
-    the same subject area ("prisons" / "correctional services")."""
+    least four letters covering most of the shorter word ("alli-ance" / "alli-ed"), or (with
+    ``concepts``) name the same subject area ("prisons" / "correctional services")."""
     if not a or not b:
         return False
     small, large = (a, b) if len(a) <= len(b) else (b, a)
-    met = sum(1 for x in small if any(_meet(x, y) for y in large))
+    met = sum(1 for x in small if any(_meet(x, y, concepts) for y in large))
     return met / len(small) >= 0.5
 
 

@@ -42,7 +42,10 @@ FRESH_DAYS = 7
 """A signing dated more than this before the article is a reference to the past."""
 
 _ITEM_SPLIT_OXFORD = re.compile(r",\s*(?:and|as well as|plus)\s+|,\s+(?![^()]*\))")
-_BULLET = re.compile(r"^\s*(?:[-•*–—]|\d{1,2}[.)]|[a-z][.)])\s+")
+_BULLET = re.compile(
+    r"^\s*(?:[-•*–—]|\(?\d{1,2}[.)]|\(?[a-z][.)]|\(?(?:i|ii|iii|iv|v|vi|vii|viii|ix|x|xi|xii)[.)])\s+",
+    re.I,
+)
 _COMPANY_CUES = re.compile(
     r"\b(group|company|companies|corporation|corp|inc|ltd|plc|llc|holdings?|firm|"
     r"enterprise|conglomerate|manufacturer|producer|operator|contractor|developer|lng|"
@@ -596,21 +599,45 @@ def _entity_code(ent: Span) -> str | None:
     return code
 
 
+_STATE_WORDS = frozenset(
+    """government governments ministry ministries minister ministers department agency
+    authority authorities commission council office presidency cabinet parliament state
+    embassy army navy forces police administration bank president leader""".split()
+)
+
+
+def _state_body(token: Token) -> bool:
+    """Whether a noun names an organ of a state (its government, a ministry, an agency)."""
+    return token.lower_ in _STATE_WORDS or any(
+        t.lower_ in _STATE_WORDS for t in token.subtree if t.i <= token.i
+    )
+
+
 def _is_company(ent: Span) -> bool:
     if ent.label_ != "ORG" or ent.ent_id_ == "NONSTATE":
         return False
     window = ent.doc[max(ent.start - 4, ent.sent.start) : min(ent.end + 3, ent.sent.end)].text
     if _COMPANY_CUES.search(window) or _COMPANY_CUES.search(ent.text):
         return True
-    return (
-        gazetteer().lookup(ent.text) is None
-        and not any(gazetteer().lookup(t.text) for t in ent if t.is_title)
-        and bool(re.search(r"[A-Z]{2,}|[a-z][A-Z]", ent.text))
-    )
+    if any(t.lower_ in _STATE_WORDS for t in ent):
+        return False
+    if gazetteer().lookup(ent.text) is not None:
+        return False
+    # an organisation that a country's name or demonym introduces as "its" ("India's Adani
+    # Ports"), or that bears no country name at all, is not a state
+    before = ent.doc[ent.start - 1] if ent.start > ent.sent.start else None
+    owned = before is not None and before.ent_type_ in ("GPE", "NORP")
+    owned = owned or (before is not None and before.text in ("'s", "’s"))
+    return owned or not any(gazetteer().lookup(t.text) for t in ent if t.is_title)
 
 
 def _modifies_org(token: Token) -> bool:
-    """A demonym modifying an organisation ("Moroccan phosphate group OCP") names no party."""
+    """A demonym or a possessive country modifying an organisation ("Moroccan phosphate group
+    OCP", "India's Adani Ports") names the organisation's nationality, not a party."""
+    if token.ent_type_ == "GPE" and token.dep_ not in ("poss", "compound", "nmod", "amod"):
+        return False
+    if token.ent_type_ == "GPE" and _state_body(token.head):
+        return False  # "Tanzania's government", "Kenya's Ministry of Trade": the state itself
     head = token.head
     for _ in range(3):
         if head.ent_type_ == "ORG" or head.lower_ in ("group", "company", "firm", "corporation"):
@@ -633,6 +660,10 @@ class Parties:
         return bool(frame.pair) and not set(self.codes) & set(frame.pair)
 
 
+_TWO_SIDES = re.compile(
+    r"\b(?:the two|both) (?:sides|countries|nations|governments|states|neighbou?rs|parties)\b",
+    re.I,
+)
 _MULTILATERAL = re.compile(
     r"\b(trilateral|tripartite|three-way|four-way|quadrilateral|multilateral|"
     r"(?:three|four|five|six|seven|eight|nine|ten|\d+)\s+(?:countries|states|nations|"
@@ -696,7 +727,7 @@ def find_parties(
         if ent.start not in role_ids:
             continue
         code = _entity_code(ent)
-        if code and not (ent.label_ == "NORP" and _modifies_org(ent.root)):
+        if code and not (ent.label_ in ("NORP", "GPE") and _modifies_org(ent.root)):
             if code not in codes:
                 codes.append(code)
         elif (
@@ -720,6 +751,9 @@ def find_parties(
             if code not in codes and len(codes) < wanted:
                 codes.append(code)
         return Parties(sorted(codes), counterparts, True, multilateral=True)
+    two_sides = bool(_TWO_SIDES.search(role_text)) or bool(_TWO_SIDES.search(sent.text))
+    if not explicit and two_sides and frame.pair and len(frame.pair) == 2:
+        return Parties(list(frame.pair), [], False)
     if not explicit and previous:
         # "The leaders also signed...": the same signatories as the record before
         return Parties([c for c in previous if c], [], False, multilateral=len(previous) > 2)
@@ -963,9 +997,10 @@ def _merge_coreferent(drafts: list[Draft]) -> list[Draft]:
                 and dates_compatible(o.signed_on, d.signed_on)
                 and o.status in ("signed", "past_reference")
                 and d.status in ("signed", "past_reference")
-                and o.package is None
-                and d.package is None
-                and stems_meet(title_stems(o.title), title_stems(d.title))
+                and (o.package is None or o.expanded)
+                and (d.package is None or d.expanded)
+                and (o.kind == d.kind or o.named or d.named)
+                and stems_meet(title_stems(o.title), title_stems(d.title), concepts=False)
             ),
             None,
         )
@@ -1179,6 +1214,22 @@ def _refer_back(
             return True
         return False
     if m.definite and drafts:
+        # "The extradition treaty covers 31 offences" names one item of a package more
+        # precisely: its kind is the treaty's
+        words = title_stems(m.title)
+        named_item = next(
+            (
+                d
+                for d in reversed(drafts)
+                if words and stems_meet(words, title_stems(d.title), concepts=False)
+            ),
+            None,
+        )
+        if named_item is not None:
+            if named_item.expanded and m.kind:
+                named_item.kind = m.kind
+            named_item.evidence.append(sent)
+            return True
         target = _antecedent(drafts, m)
         if target is not None:
             target.evidence.append(sent)

@@ -62,6 +62,16 @@ _PATTERNS = [
     ("last_month", re.compile(rf"\blast\s+{_MONTH}\b", re.I)),
     ("in_month", re.compile(rf"\b(?:in|since|until)\s+(?:early\s+|late\s+|mid-)?{_MONTH}\b", re.I)),
     ("weekday", re.compile(rf"\b(?:on\s+|last\s+|this\s+)?{_WEEKDAY}\b", re.I)),
+    (
+        "years_ago",
+        re.compile(
+            r"\b(?P<n>\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+            r"fifteen|twenty|(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+            r"(?:-(?:one|two|three|four|five|six|seven|eight|nine))?|a hundred)\s+years\s+ago"
+            r"(?P<today>\s+(?:today|this week|this month))?\b",
+            re.I,
+        ),
+    ),
     ("yesterday", re.compile(r"\byesterday\b", re.I)),
     ("today", re.compile(r"\b(?:today|earlier today|this morning|this afternoon)\b", re.I)),
     ("last_year", re.compile(r"\blast\s+year\b", re.I)),
@@ -111,6 +121,27 @@ def _month_before(text: str, month: int, year: int, reference: date) -> bool:
         day, margin = 25, FRESH_DAYS
     approx = _safe(year, month, day)
     return approx is not None and (reference - approx).days > margin
+
+
+_UNITS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
+    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80,
+    "ninety": 90, "a hundred": 100,
+}  # fmt: skip
+
+
+def _number_words(text: str) -> int | None:
+    """'45', 'forty-five', 'twenty' as a number."""
+    text = text.lower()
+    if text.isdigit():
+        return int(text)
+    total = 0
+    for part in text.split("-"):
+        if part not in _UNITS:
+            return None
+        total += _UNITS[part]
+    return total
 
 
 def _safe(year: int, month: int, day: int) -> date | None:
@@ -189,6 +220,14 @@ def _resolve_one(kind: str, m: re.Match[str], ref: date, future: bool) -> str | 
             return (ref + timedelta(days=delta)).isoformat()
         delta = (ref.weekday() - target) % 7
         return (ref - timedelta(days=delta)).isoformat()
+    if kind == "years_ago":
+        years = _number_words(g["n"])
+        if years is None:
+            return None
+        if g["today"] and "today" in g["today"].lower():
+            d = _safe(ref.year - years, ref.month, ref.day)
+            return d.isoformat() if d else None
+        return str(ref.year - years)
     if kind == "yesterday":
         return (ref - timedelta(days=1)).isoformat()
     if kind == "today":

@@ -63,7 +63,12 @@ QUALIFIED_DOC_NOUNS: dict[tuple[str, str], str] = {
     ("interstate", "decisions"): "other",
 }
 # A capitalised name's own word decides the kind ("Paris Accord", "Shusha Declaration").
-NAMED_KIND = {"accord": "accord", "pact": "agreement", "compact": "agreement"}
+NAMED_KIND = {
+    "accord": "accord",
+    "accords": "accord",
+    "pact": "agreement",
+    "compact": "agreement",
+}
 
 # Nouns counted as documents only when a signing verb governs them directly.
 WEAK_DOC_NOUNS = frozenset(
