@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import ORJSONResponse
@@ -48,6 +49,39 @@ def add_health_routes(
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
         return Response(await exposition(redis, watched), media_type=CONTENT_TYPE)
+
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def requires_key(settings: ServiceSettings, *, admin: bool = False) -> Any:
+    """A route dependency (``Depends``) for access control with ``PACTWATCH_API_KEYS``.
+
+    Without keys configured every request passes. With keys, a request must carry
+    ``Authorization: Bearer <key>`` with one of them, except reads (GET, HEAD) while
+    ``PACTWATCH_OPEN_READS`` is true; ``admin`` routes (subscriptions, feeds) need the key for
+    reads too. Keys are compared in constant time and never logged or echoed.
+    """
+    keys = [key.encode() for key in settings.api_keys]
+    reads_open = settings.open_reads and not admin
+
+    async def check_key(request: Request) -> None:
+        if not keys or (reads_open and request.method in READ_METHODS):
+            return
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        challenge = {"WWW-Authenticate": 'Bearer realm="pactwatch"'}
+        if scheme.lower() != "bearer" or not token.strip():
+            raise HTTPException(
+                401, "this endpoint needs an API key: Authorization: Bearer <key>", challenge
+            )
+        given = token.strip().encode()
+        valid = False
+        for key in keys:  # every key compared, so the time taken does not tell which matched
+            valid |= hmac.compare_digest(given, key)
+        if not valid:
+            raise HTTPException(401, "the API key is not valid", challenge)
+
+    return Depends(check_key)
 
 
 def json_errors(app: FastAPI) -> None:

@@ -1,22 +1,21 @@
-"""Broker wiring every service shares: consumer groups, batch subscriptions, batched publishes.
+"""Broker wiring every service shares: consumer groups and batched publishes.
 
 FastStream creates a missing consumer group at ``$``, which silently skips everything published
 before the group existed; :func:`ensure_groups` creates them at ``0`` before any consumer reads.
+The services read their streams with :mod:`pactwatch.delivery`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any, Literal
+from typing import Any
 
-from faststream.redis import StreamSub
 from faststream.redis.publisher.usecase import StreamPublisher
 from pydantic import BaseModel
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from pactwatch.contracts import CONSUMED_STREAMS
-from pactwatch.settings import ServiceSettings, consumer_name
 
 
 def connect(url: str) -> Redis:
@@ -40,31 +39,19 @@ async def ensure_all_groups(redis: Redis) -> None:
         await ensure_groups(redis, group, streams)
 
 
-def batch_sub(stream: str, group: str, settings: ServiceSettings) -> StreamSub[Literal[True]]:
-    """Read ``stream`` in batches as one consumer of ``group``; replicas share the work."""
-    return StreamSub(
-        stream,
-        group=group,
-        consumer=consumer_name(),
-        batch=True,
-        max_records=settings.batch_size,
-        polling_interval=settings.poll_ms,
-        # the group exists already (ensure_groups); never let FastStream create it at "$"
-        declare=True,
-    )
-
-
 async def publish_all(
     redis: Redis,
     publisher: StreamPublisher,
     messages: Sequence[BaseModel],
     *,
     stream: str | None = None,
+    atomic: bool = False,
 ) -> None:
-    """Publish ``messages`` in one round trip (a non-transactional pipeline)."""
+    """Publish ``messages`` in one round trip. ``atomic``: all or none (MULTI/EXEC), so that a
+    failure means none was published; every message goes to one stream, hence one slot."""
     if not messages:
         return
-    pipe: Any = redis.pipeline(transaction=False)
+    pipe: Any = redis.pipeline(transaction=atomic)
     async with pipe:
         for message in messages:
             await publisher.publish(message, stream=stream, pipeline=pipe)

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "pactwatch_cli.subscriptions",  # subscribe, subscriptions, unsubscribe: webhooks
     "pactwatch_cli.extraction",  # extract, eval: the extractor offline, scored on a corpus
     "pactwatch_cli.dedup",  # dedup: the deduplicator offline
+    "pactwatch_cli.dlq",  # dlq list/replay: dead-lettered messages
     "pactwatch_cli.status",  # status: streams, groups, lag and dead letters from Redis
 )
 

@@ -14,6 +14,8 @@ import re
 import sys
 from typing import Any
 
+from pactwatch_cli.ingesting import auth_headers
+
 DEFAULT_INDEXER_URL = "http://127.0.0.1:8001"
 
 EXIT_CODES = """\
@@ -108,7 +110,9 @@ def fetch(url: str, path: str, params: Params) -> dict[str, Any] | None:
     import httpx
 
     try:
-        response = httpx.get(f"{url.rstrip('/')}{path}", params=params, timeout=30)
+        response = httpx.get(
+            f"{url.rstrip('/')}{path}", params=params, headers=auth_headers(), timeout=30
+        )
     except httpx.HTTPError as exc:
         print(f"pactwatch: cannot reach the indexer at {url}: {exc}", file=sys.stderr)
         return None

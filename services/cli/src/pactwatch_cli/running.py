@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -131,6 +132,29 @@ class EmbeddedRedis:
             self.process.wait(5)
 
 
+def api_key(data: Path) -> str:
+    """The local API key: read from ``data/api-key``, made there (owner-only) on first run."""
+    path = data / "api-key"
+    if path.exists():
+        key = path.read_text("utf-8").strip()
+        if key:
+            return key
+    key = secrets.token_urlsafe(32)
+    path.touch(mode=0o600)
+    path.write_text(key + "\n", "utf-8")
+    return key
+
+
+def set_up_api_key(env: dict[str, str], data: Path) -> str:
+    """Make the services require a key and the CLI send it: PACTWATCH_API_KEYS for the
+    services, PACTWATCH_API_KEY for the commands. Keys set already are kept."""
+    if not env.get("PACTWATCH_API_KEYS"):
+        env["PACTWATCH_API_KEYS"] = api_key(data)
+    if not env.get("PACTWATCH_API_KEY"):
+        env["PACTWATCH_API_KEY"] = env["PACTWATCH_API_KEYS"].split(",")[0].strip()
+    return env["PACTWATCH_API_KEY"]
+
+
 def wait_ready(url: str, honcho: subprocess.Popen[bytes], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -159,6 +183,8 @@ def run(args: argparse.Namespace) -> int:
         embedded.start()
         env["REDIS_URL"] = embedded.url
     env.setdefault("INDEX_URL", f"sqlite:///{(data / 'index.sqlite3').resolve()}")
+    key = set_up_api_key(env, data)
+    os.environ["PACTWATCH_API_KEY"] = key  # this process ingests the samples with it
     env.setdefault("PACTWATCH_LOG_FORMAT", "console")
     env.setdefault("PYTHONUNBUFFERED", "1")
     ingest_url = f"http://127.0.0.1:{env.setdefault('PACTWATCH_INGEST_PORT', '8000')}"
@@ -173,6 +199,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"pactwatch: index at {env['INDEX_URL']}")
     print(
         f"pactwatch: ingest API {ingest_url}   search API {indexer_url}   alerts API {notifier_url}"
+    )
+    print(
+        f"pactwatch: API key {key} (kept in {data / 'api-key'}): writes need "
+        "'Authorization: Bearer <key>'; export PACTWATCH_API_KEY=<key> for the pactwatch commands"
     )
     print(f"pactwatch: {args.extractors} extractor replica(s); Ctrl-C stops everything", flush=True)
     honcho = subprocess.Popen(  # noqa: S603  # honcho from this environment, fixed arguments

@@ -12,6 +12,8 @@ import os
 import sys
 from typing import Any
 
+from pactwatch_cli.ingesting import auth_headers
+
 DEFAULT_NOTIFIER_URL = "http://127.0.0.1:8002"
 
 EXIT_CODES = """\
@@ -100,7 +102,7 @@ def _call(args: argparse.Namespace, method: str, path: str, body: Any = None) ->
 
     url = args.notifier_url.rstrip("/") + path
     try:
-        response = httpx.request(method, url, json=body, timeout=30)
+        response = httpx.request(method, url, json=body, headers=auth_headers(), timeout=30)
     except httpx.HTTPError as exc:
         raise _RequestError(3, f"cannot reach the notifier at {args.notifier_url}: {exc}") from None
     if response.status_code == 204:

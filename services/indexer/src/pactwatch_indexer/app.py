@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 from pactwatch.contracts import GROUP_INDEXER
 from pactwatch.delivery import Consumers
-from pactwatch.http import add_health_routes, json_errors
+from pactwatch.http import add_health_routes, json_errors, requires_key
 from pactwatch.service import make_broker
 from pactwatch.streams import connect, ensure_groups
 
@@ -74,7 +74,9 @@ def create_app() -> FastAPI:
         "the agreements it found.",
         lifespan=lifespan,
     )
-    app.include_router(build_router(store))
+    # every route is a read: open unless PACTWATCH_OPEN_READS=false (with keys set)
+    reads = [requires_key(settings)]
+    app.include_router(build_router(store), dependencies=reads)
     add_health_routes(
         app,
         redis,

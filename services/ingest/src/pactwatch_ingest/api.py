@@ -6,6 +6,7 @@ what does not; they answer only once Redis has accepted every published article.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -13,11 +14,12 @@ from typing import Any
 import anyio
 import orjson
 import structlog
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
 from fastapi.responses import ORJSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
 
-from pactwatch_ingest.accepting import Intake, Outcome
+from pactwatch_ingest.accepting import BacklogFullError, Intake, Outcome
 from pactwatch_ingest.addresses import AddressPolicy, AddressRefusedError, checked_addresses
 from pactwatch_ingest.feeds import parse_every
 from pactwatch_ingest.feedstore import FeedState, FeedStore
@@ -78,6 +80,44 @@ class FeedList(BaseModel):
     feeds: list[FeedState]
 
 
+REFUSALS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "PACTWATCH_API_KEYS is set and no valid Bearer key was sent."},
+    413: {"description": "Body or batch too large."},
+    429: {"description": "The pipeline is too far behind: nothing accepted; see Retry-After."},
+    503: {"description": "Redis is unavailable: nothing accepted; see Retry-After."},
+}
+
+
+def add_refusal_handlers(app: FastAPI, settings: IngestSettings) -> None:
+    """429 while the backlog is full, 503 while Redis is away: both with Retry-After, and
+    both mean that nothing from the request was accepted (the publish is all or none)."""
+
+    @app.exception_handler(BacklogFullError)
+    async def backlog_full(_: Request, exc: BacklogFullError) -> ORJSONResponse:
+        log.warning("articles.refused", reason="backlog", backlog=exc.backlog, limit=exc.limit)
+        return ORJSONResponse(
+            {"error": str(exc), "backlog": exc.backlog, "limit": exc.limit},
+            status_code=429,
+            headers={"Retry-After": _seconds(exc.retry_after_s)},
+        )
+
+    @app.exception_handler(RedisError)
+    async def redis_unavailable(_: Request, exc: RedisError) -> ORJSONResponse:
+        log.warning("articles.refused", reason=f"redis: {type(exc).__name__}: {exc}")
+        return ORJSONResponse(
+            {
+                "error": "Redis is unavailable, so nothing from this request was accepted: "
+                f"send it again later ({type(exc).__name__})"
+            },
+            status_code=503,
+            headers={"Retry-After": _seconds(settings.retry_after_s)},
+        )
+
+
+def _seconds(value: float) -> str:
+    return str(max(1, math.ceil(value)))
+
+
 def _item_schema(name: str) -> dict[str, Any]:
     ref = {"$ref": f"#/components/schemas/{name}"}
     return {"oneOf": [ref, {"type": "array", "items": ref}]}
@@ -94,7 +134,7 @@ def build_router(
         status_code=202,
         response_model=IngestResult,
         responses={
-            413: {"description": "Body or batch too large."},
+            **REFUSALS,
             422: {"description": "Nothing in the request was valid; the errors name the fields."},
         },
         openapi_extra={
@@ -109,6 +149,7 @@ def build_router(
 
         The answer comes only after Redis has accepted every published article.
         """
+        await intake.check_capacity()  # before reading a body that would be refused anyway
         payload = _json_payload(await read_body(request, settings.max_body_bytes), settings)
         good, bad = validate_items(payload)
         outcomes = await intake.accept([Candidate(index, item) for index, item in good])
@@ -119,7 +160,7 @@ def build_router(
         status_code=202,
         response_model=IngestResult,
         responses={
-            413: {"description": "Body or batch too large."},
+            **REFUSALS,
             422: {"description": "Nothing in the request held an article; errors name fields."},
         },
         openapi_extra={
@@ -147,6 +188,7 @@ def build_router(
         The body is JSON (``{url, html, source}`` or an array of them), or the page itself as
         ``text/html`` with ``?url=`` (and optionally ``?source=``).
         """
+        await intake.check_capacity()
         body = await read_body(request, settings.max_body_bytes)
         content_type, _, parameters = request.headers.get("content-type", "").partition(";")
         content_type = content_type.strip().lower()

@@ -11,13 +11,19 @@ import anyio
 from fastapi import FastAPI
 from faststream import FastStream
 from pactwatch.contracts import ARTICLES_INGESTED
-from pactwatch.http import add_health_routes, json_errors, with_extra_schemas
+from pactwatch.http import add_health_routes, json_errors, requires_key, with_extra_schemas
 from pactwatch.service import make_broker
 from pactwatch.streams import connect
 
 from pactwatch_ingest import dating, language, pages
 from pactwatch_ingest.accepting import Intake
-from pactwatch_ingest.api import build_feeds_router, build_router, schema_models
+from pactwatch_ingest.api import (
+    add_refusal_handlers,
+    build_feeds_router,
+    build_router,
+    schema_models,
+)
+from pactwatch_ingest.backpressure import BacklogGate
 from pactwatch_ingest.feedstore import FeedStore
 from pactwatch_ingest.fetching import Fetcher
 from pactwatch_ingest.polling import Poller
@@ -40,8 +46,12 @@ def warm_up() -> None:
 
 def create_app() -> FastAPI:
     redis = connect(settings.redis_url)
+    gate = BacklogGate(
+        redis, settings.max_backlog, settings.backlog_check_s, settings.retry_after_s
+    )
     intake = Intake(
-        ArticlePublisher(redis, publisher, known_ttl_s=int(settings.known_ttl_days * 86400))
+        ArticlePublisher(redis, publisher, known_ttl_s=int(settings.known_ttl_days * 86400)),
+        gate,
     )
     store = FeedStore(redis, settings.feed_prefix)
     fetcher = Fetcher(settings)
@@ -65,9 +75,12 @@ def create_app() -> FastAPI:
             await redis.aclose()
 
     app = FastAPI(title="pactwatch ingest", version="0.1.0", lifespan=lifespan)
-    app.include_router(build_router(settings, intake))
-    app.include_router(build_feeds_router(settings, store, fetcher.policy))
+    app.include_router(build_router(settings, intake, [requires_key(settings)]))
+    app.include_router(
+        build_feeds_router(settings, store, fetcher.policy, [requires_key(settings, admin=True)])
+    )
     add_health_routes(app, redis)
     json_errors(app)
+    add_refusal_handlers(app, settings)
     with_extra_schemas(app, schema_models())
     return app

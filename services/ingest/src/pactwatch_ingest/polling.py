@@ -23,7 +23,7 @@ from typing import Literal
 import anyio
 import structlog
 
-from pactwatch_ingest.accepting import Intake
+from pactwatch_ingest.accepting import BacklogFullError, Intake
 from pactwatch_ingest.feeds import FeedEntry, InvalidFeedError, ParsedFeed, parse_feed
 from pactwatch_ingest.feedstore import FeedState, FeedStore
 from pactwatch_ingest.fetching import Fetcher, FetchError
@@ -92,8 +92,14 @@ class Poller:
             await anyio.sleep(self._settings.feed_tick_s)
 
     async def run_once(self) -> list[PollReport]:
-        """Poll every feed due now (a few at a time); the reports of the polls made here."""
+        """Poll every feed due now (a few at a time); the reports of the polls made here.
+        None polled while the backlog is full: the feeds wait, their entries unread."""
         settings = self._settings
+        try:
+            await self._intake.check_capacity()
+        except BacklogFullError as exc:
+            log.info("feeds.paused", backlog=exc.backlog, limit=exc.limit)
+            return []
         due = await self._store.due(self._clock(), limit=settings.feed_concurrency * 8)
         reports: list[PollReport] = []
         limiter = anyio.Semaphore(settings.feed_concurrency)

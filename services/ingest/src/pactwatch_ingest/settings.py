@@ -24,6 +24,20 @@ class IngestSettings(ServiceSettings):
     max_body_bytes: int = Field(
         default=32 * 1024 * 1024, ge=1024, description="Larger request bodies are refused (413)."
     )
+    max_backlog: int = Field(
+        default=100_000,
+        ge=0,
+        description="Articles the deduplicator may have unfinished (undelivered + pending) "
+        "before ingest answers 429 with Retry-After (0: no limit).",
+    )
+    backlog_check_s: float = Field(
+        default=1.0, gt=0, description="How often a process reads the backlog, at most."
+    )
+    retry_after_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Retry-After of a 429 (backlog full) or 503 (Redis unavailable) answer.",
+    )
     known_ttl_days: float = Field(
         default=30,
         ge=0,

@@ -11,7 +11,8 @@ from faststream import FastStream
 from faststream.redis import RedisBroker
 from pactwatch.alertfeed import alert_feed_router
 from pactwatch.contracts import GROUP_NOTIFIER
-from pactwatch.http import add_health_routes, json_errors
+from pactwatch.delivery import Consumers
+from pactwatch.http import add_health_routes, json_errors, requires_key
 from pactwatch.service import make_broker
 from pactwatch.streams import connect, ensure_groups
 from redis.asyncio import Redis
@@ -28,19 +29,25 @@ settings = NotifierSettings()
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
-def create_broker(redis: Redis) -> RedisBroker:
+def create_broker(redis: Redis, consumers: Consumers) -> RedisBroker:
     broker = make_broker(settings)
-    broker.include_router(build_router(settings, redis))
+    broker.include_router(build_router(settings, redis, consumers))
     return broker
 
 
-asyncapi = FastStream(create_broker(connect(settings.redis_url)))
+def create_consumers(redis: Redis) -> Consumers:
+    return Consumers(redis, group=GROUP_NOTIFIER, service="notifier", settings=settings)
+
+
+_redis = connect(settings.redis_url)
+asyncapi = FastStream(create_broker(_redis, create_consumers(_redis)))
 """The AsyncAPI view (``faststream docs gen pactwatch_notifier.app:asyncapi``)."""
 
 
 def create_app() -> FastAPI:
     redis = connect(settings.redis_url)
-    broker = create_broker(redis)
+    consumers = create_consumers(redis)
+    broker = create_broker(redis, consumers)
     store = SubscriptionStore(redis, settings.webhook_log_size, settings.webhook_dead_size)
     policy = AddressPolicy(settings.webhook_allow_private, settings.webhook_allow_networks)
     webhooks = WebhookThread(settings, policy)
@@ -51,10 +58,12 @@ def create_app() -> FastAPI:
         await ensure_groups(redis, GROUP_NOTIFIER)
         await ensure_webhook_groups(redis)
         await broker.start()
+        await consumers.start()
         webhooks.start()
         try:
             yield
         finally:
+            await consumers.stop()
             await broker.stop()
             await webhooks.stop()
             await redis.aclose()
@@ -62,11 +71,25 @@ def create_app() -> FastAPI:
     async def webhooks_running() -> str | None:
         return webhooks.healthy()
 
+    async def reading() -> str | None:
+        return consumers.healthy()
+
     app = FastAPI(title="pactwatch notifier", version="0.1.0", lifespan=lifespan)
-    app.include_router(build_api(store, policy, settings.webhook_max_subscriptions))
-    app.include_router(alert_feed_router(redis, heartbeat_s=settings.sse_heartbeat_s))
+    # webhook subscriptions are administration: a key for every method, reads included
+    app.include_router(
+        build_api(store, policy, settings.webhook_max_subscriptions),
+        dependencies=[requires_key(settings, admin=True)],
+    )
+    app.include_router(
+        alert_feed_router(redis, heartbeat_s=settings.sse_heartbeat_s),
+        dependencies=[requires_key(settings)],
+    )
     add_health_routes(
-        app, redis, [("webhooks", webhooks_running)], group=GROUP_NOTIFIER, broker=broker
+        app,
+        redis,
+        [("webhooks", webhooks_running), ("consumers", reading)],
+        group=GROUP_NOTIFIER,
+        broker=broker,
     )
     json_errors(app)
     return app

@@ -9,13 +9,13 @@ from pactwatch.contracts import (
     ALERTS_CHANNEL,
     ALERTS_STREAM,
     ARTICLES_ENRICHED,
-    GROUP_NOTIFIER,
     UPDATES_CHANNEL,
     AgreementUpdated,
     Alert,
     ArticleEnriched,
 )
-from pactwatch.streams import batch_sub, publish_all
+from pactwatch.delivery import Consumers
+from pactwatch.streams import publish_all
 from redis.asyncio import Redis
 
 from pactwatch_notifier.alerting import process
@@ -26,7 +26,11 @@ from pactwatch_notifier.settings import NotifierSettings
 log = structlog.get_logger()
 
 
-def build_router(settings: NotifierSettings, redis: Redis) -> RedisRouter:
+def build_router(settings: NotifierSettings, redis: Redis, consumers: Consumers) -> RedisRouter:
+    """The publishers (a router for the broker) and the subscriber (on ``consumers``).
+
+    A redelivered article publishes nothing twice: the registry hands the alert to the same
+    article again, and the alert channel's script publishes each alert id once."""
     router = RedisRouter()
     registry = Registry(redis)
     channels = AlertChannels(redis, settings.alert_retention_days)
@@ -58,7 +62,7 @@ def build_router(settings: NotifierSettings, redis: Redis) -> RedisRouter:
         "alerted agreement) as plain JSON, per party and pair like the alerts.",
     )
 
-    @router.subscriber(stream=batch_sub(ARTICLES_ENRICHED, GROUP_NOTIFIER, settings))
+    @consumers.subscriber(ARTICLES_ENRICHED, ArticleEnriched)
     async def on_article_enriched(batch: list[ArticleEnriched]) -> None:
         for message in batch:
             outcome = await process(registry, message, settings.lookback_days)
