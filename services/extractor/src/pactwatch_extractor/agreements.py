@@ -38,8 +38,9 @@ from pactwatch_extractor import lexicon as lx
 from pactwatch_extractor.dates import Found, resolve
 from pactwatch_extractor.gazetteer import fold, gazetteer, is_ambiguous, non_state_pattern
 
-FRESH_DAYS = 7
-"""A signing dated more than this before the article is a reference to the past."""
+FRESH_DAYS = 6
+"""A signing dated more than this before the article is a reference to the past ("a week
+after their ministers signed" is background to the week's news)."""
 
 _ITEM_SPLIT_OXFORD = re.compile(r",\s*(?:and|as well as|plus)\s+|,\s+(?![^()]*\))")
 _BULLET = re.compile(
@@ -456,6 +457,22 @@ def cancel_context(token: Token) -> bool:
     return False
 
 
+def _clauses_of(head: Token) -> list[Token]:
+    """Relative and participle clauses that hang on the mention's phrase: on its head, on the
+    nouns of its "on/of X" phrases ("the declaration on allied relations that X adopted"),
+    on an appositive ("an agreement the two countries signed last year")."""
+    out = []
+    for token in head.subtree:
+        if token.dep_ not in ("acl", "relcl") or token.pos_ not in ("VERB", "AUX"):
+            continue
+        node = token.head
+        while node.i != head.i and node.pos_ not in ("VERB", "AUX") and node.head.i != node.i:
+            node = node.head
+        if node.i == head.i:
+            out.append(token)
+    return out
+
+
 def find_predicate(m: Mention, frame: Frame, sent_text: str) -> Predicate | None:
     """The verb that says something about the mention, and the status it gives it."""
     head = m.head
@@ -476,10 +493,8 @@ def find_predicate(m: Mention, frame: Frame, sent_text: str) -> Predicate | None
         node = parent
     # "the agreement, signed in Cairo", "documents signed", "that the presidents signed";
     # also on the last noun of its title ("the declaration on allied relations that X adopted")
-    for token in _title_chain(head):
-        for child in token.children:
-            if child.dep_ in ("acl", "relcl") and child.pos_ in ("VERB", "AUX"):
-                candidates.insert(0, child)
+    for clause in _clauses_of(head):
+        candidates.insert(0, clause)
     # the subject of a passive or copular verb: "The agreement was signed by..."
     if head.dep_ in ("nsubjpass", "nsubj") and head.head.pos_ in ("VERB", "AUX"):
         candidates.insert(0, head.head)
@@ -534,7 +549,9 @@ def _status_of(verb: Token, m: Mention, frame: Frame, sent_text: str) -> Predica
         if low.startswith("exchang") and "ratification" in sent_text.lower():
             return Predicate(verb, "past_reference", False)
         if negated:
-            return Predicate(verb, "cancelled" if lx.DENIAL.search(sent_text) else "none", True)
+            # "did not sign a planned defence pact": that signing fell through; "no agreement
+            # was signed" names no document at all (the mention itself is negated then)
+            return Predicate(verb, "cancelled", True)
         if modal:
             return Predicate(verb, "planned", True)
         if low.startswith("conclud") and re.search(r"negotiation", sent_text, re.I):
@@ -601,8 +618,8 @@ def _entity_code(ent: Span) -> str | None:
 
 _STATE_WORDS = frozenset(
     """government governments ministry ministries minister ministers department agency
-    authority authorities commission council office presidency cabinet parliament state
-    embassy army navy forces police administration bank president leader""".split()
+    authority authorities commission council office presidency cabinet parliament
+    embassy army navy forces police administration president leader""".split()
 )
 
 
@@ -707,7 +724,7 @@ def find_parties(
     # hyphenated pairs in the mention itself: "the Turkey-Libya memorandum"
     roles.extend(t for t in m.np if t.ent_type_ in ("GPE", "NORP"))
 
-    role_ids = {t.i for t in roles}
+    role_ids = {t.i for t in roles} - _occasions(roles)
     role_text = " ".join(t.text for t in sorted(set(roles), key=lambda t: t.i))
     multi = _MULTILATERAL.search(role_text + " " + m.np.text)
     codes: list[str] = []
@@ -787,6 +804,18 @@ def find_parties(
 
 def _top(frame: Frame) -> str:
     return frame.codes.most_common(1)[0][0] if frame.codes else frame.pair[0]
+
+
+_OCCASION_PREPS = frozenset("on at during in after before ahead amid".split())
+
+
+def _occasions(roles: Sequence[Token]) -> set[int]:
+    """Tokens of "on the sidelines of the G20 summit", "in Kyiv": where and when, not who."""
+    out: set[int] = set()
+    for token in roles:
+        if token.dep_ == "prep" and token.lower_ in _OCCASION_PREPS:
+            out |= {t.i for t in token.subtree}
+    return out
 
 
 def _number(text: str) -> int:
