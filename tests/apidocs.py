@@ -9,8 +9,9 @@
 in memory and fails, naming each file, when the committed ones differ, so that the documents
 never fall behind the code. Generation is deterministic and needs no Redis: keys are sorted;
 the environment variables the services read are cleared first, so that the server URLs are
-the defaults; and each consumer's name, which is the host name and process id, is written as
-``{hostname}-{pid}``. It lives beside the tests, not in the CLI, because it imports every
+the defaults; each consumer's name, which is the host name and process id, is written as
+``{hostname}-{pid}``; and a document still titled with FastStream's default is titled with
+the service's name. It lives beside the tests, not in the CLI, because it imports every
 service, which no installed package does.
 """
 
@@ -43,6 +44,7 @@ OPENAPI: dict[str, str] = {
 }
 """Each HTTP service's FastAPI factory."""
 CONSUMER_PLACEHOLDER = "{hostname}-{pid}"
+DEFAULT_TITLE = "FastStream"
 # read by the services' settings at import: cleared so that the documents never depend on them
 ENVIRONMENT = ("REDIS_URL", "INDEX_URL", "PORT")
 
@@ -80,6 +82,8 @@ def generate() -> dict[str, str]:
     for service, target in ASYNCAPI.items():
         specification = _load(target).schema.to_specification().to_jsonable()
         stable = _replace(specification, consumer_name(), CONSUMER_PLACEHOLDER)
+        if stable["info"]["title"] == DEFAULT_TITLE:
+            stable["info"]["title"] = f"pactwatch {service}"
         documents[f"asyncapi/{service}.json"] = _dump(stable)
     for service, target in OPENAPI.items():
         factory: Callable[[], Any] = _load(target)

@@ -276,6 +276,10 @@ def test_readiness_turns_unready_when_redis_stops_and_ready_when_it_returns(
                 return response.status_code, response.json()
 
             assert [readiness(s)[0] for s in both] == [200, 200]
+            # the notifier also reports the webhook worker's queues
+            found = scrape(started["notifier"][0])
+            for stream in ("articles.enriched", "alerts.agreements", "webhooks.deliveries"):
+                assert value(found, "pactwatch_group_lag", stream=stream, group="notifier") == 0
 
             server.stop()
             for service in both:

@@ -60,6 +60,7 @@ def test_every_service_has_its_asyncapi_and_every_http_api_its_openapi(generated
         document = json.loads(text)
         if path.startswith("asyncapi/"):
             assert document["asyncapi"].startswith("3.")
+            assert document["info"]["title"] == f"pactwatch {Path(path).stem}"
             # the default server, whatever REDIS_URL said when the documents were made
             assert document["servers"]["development"]["host"] == "127.0.0.1:6379"
         else:

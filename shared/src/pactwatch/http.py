@@ -29,11 +29,14 @@ def add_health_routes(
     *,
     group: str | None = None,
     broker: RedisBroker | None = None,
+    extra_groups: Sequence[tuple[str, str]] = (),
 ) -> None:
     """``/healthz``: the process answers. ``/readyz``: Redis, ``broker``'s subscribers and each
     check answer too (see :mod:`pactwatch.readiness`). ``/metrics``: Prometheus metrics, with
-    the backlog of the streams the service's consumer ``group`` (and ``broker``) reads."""
-    watched = sorted({*consumed_by(group), *(watched_groups(broker) if broker else ())})
+    the backlog of the streams the service's consumer ``group`` (and ``broker``) reads, and of
+    the (stream, group) pairs of ``extra_groups`` it reads outside the contracts."""
+    from_broker = watched_groups(broker) if broker else []
+    watched = sorted({*consumed_by(group), *from_broker, *extra_groups})
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 from faststream.redis import RedisBroker
 from pactwatch.alertfeed import alert_feed_router
-from pactwatch.contracts import GROUP_NOTIFIER
+from pactwatch.contracts import ALERTS_STREAM, GROUP_NOTIFIER
 from pactwatch.delivery import Consumers
 from pactwatch.http import add_health_routes, json_errors, requires_key
 from pactwatch.service import make_broker
@@ -21,7 +21,11 @@ from pactwatch_notifier.api import build_router as build_api
 from pactwatch_notifier.handlers import build_router
 from pactwatch_notifier.settings import NotifierSettings
 from pactwatch_notifier.subscriptions import SubscriptionStore
-from pactwatch_notifier.webhook_worker import WebhookThread, ensure_webhook_groups
+from pactwatch_notifier.webhook_worker import (
+    WEBHOOK_DELIVERIES,
+    WebhookThread,
+    ensure_webhook_groups,
+)
 from pactwatch_notifier.webhooks import AddressPolicy
 
 settings = NotifierSettings()
@@ -90,6 +94,8 @@ def create_app() -> FastAPI:
         [("webhooks", webhooks_running), ("consumers", reading)],
         group=GROUP_NOTIFIER,
         broker=broker,
+        # the webhook worker's queues, read outside the contracts
+        extra_groups=[(ALERTS_STREAM, GROUP_NOTIFIER), (WEBHOOK_DELIVERIES, GROUP_NOTIFIER)],
     )
     json_errors(app)
     return app
