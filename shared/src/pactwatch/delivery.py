@@ -444,9 +444,15 @@ class StreamConsumer(Generic[M]):
         """While the handler runs, reset the idle time of ``ids`` every third of the claim
         time, so that no replica takes a slow batch from a consumer that is alive."""
 
+        done = asyncio.Event()
+
         async def keep() -> None:
-            while True:
-                await asyncio.sleep(self._claim_idle_ms / 3000)
+            # stopped by the event, never cancelled: a command cut off mid-reply would leave
+            # its connection in doubt
+            while not done.is_set():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(done.wait(), self._claim_idle_ms / 3000)
+                    return
                 with contextlib.suppress(Exception):
                     for start in range(0, len(ids), 500):
                         await self._touch(
@@ -458,9 +464,8 @@ class StreamConsumer(Generic[M]):
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            done.set()
+            await task
 
     # --- groups and consumers ---------------------------------------------------------------
 
