@@ -6,7 +6,8 @@ stream lengths) are read from Redis when ``/metrics`` is scraped, for the stream
 the service consumes, so that they are never stale and cost nothing between scrapes.
 
 - ``pactwatch_messages_total{service,stream,outcome}``: messages handled; outcome is
-  ``processed``, ``failed`` (the handler raised: the batch stays pending) or ``skipped``;
+  ``processed``, ``failed`` (the handler raised: the batch stays pending), ``skipped``, or
+  ``dead_lettered`` (moved to ``<stream>.dlq`` by :mod:`pactwatch.delivery`);
 - ``pactwatch_handler_seconds{service,stream}``: time in the handler, per call (one batch);
 - ``pactwatch_batch_size{service,stream}``: messages per call;
 - ``pactwatch_group_lag{stream,group}``, ``pactwatch_group_pending{stream,group}``,
@@ -51,7 +52,7 @@ log = structlog.get_logger()
 
 MESSAGES = Counter(
     "pactwatch_messages",
-    "Messages handled, by service, stream and outcome (processed, failed, skipped).",
+    "Messages handled, by service, stream and outcome (processed, failed, dead_lettered...).",
     ["service", "stream", "outcome"],
 )
 HANDLER_SECONDS = Histogram(
