@@ -3,10 +3,11 @@
 JSON when not on a terminal (so that logs can be shipped and queried), readable on one.
 
 Every line written while a handler runs carries ``service``, ``stream``, ``group``,
-``consumer`` and the message and article ids (bound by the :class:`MessageContext` broker
-middleware, so that handlers need not): ``message_id`` and ``article_id`` when the line is
-about one message (a batch of one, or a line that names its ``article_id``), else the batch's
-``message_ids`` and ``article_ids``, in the same order.
+``consumer`` and the message and article ids, so that handlers need not bind them (the
+consumers of :mod:`pactwatch.delivery` bind them; so does the :class:`MessageContext` broker
+middleware around FastStream subscribers): ``message_id`` and ``article_id`` when the line is
+about one message (a batch of one, or a line that names its ``article_id``: see
+:func:`narrow_message_ids`), else the batch's ``message_ids`` and ``article_ids``, in order.
 """
 
 from __future__ import annotations
