@@ -81,6 +81,7 @@ class Draft:
     signatories: list[Signatory] = field(default_factory=list)
     evidence: list[Span] = field(default_factory=list)
     explicit_parties: bool = False
+    named_parties: list[str] = field(default_factory=list)
     direct: bool = True
     dated: bool = False
     package: int | None = None
@@ -286,20 +287,25 @@ def _proper_name(head: Token) -> str | None:
 
 
 _SUBJECT_PREPS = frozenset("on for in concerning regarding about of between to covering".split())
+_PARTY_PREPS = frozenset("between with among".split())
 
 
-def _subject_preps(head: Token) -> list[Token]:
-    """The prepositions that may carry a mention's subject; those of "understanding" count
-    as the memorandum's own ("a memorandum of understanding on hydropower")."""
+def _subject_preps(head: Token, wanted: frozenset[str] = _SUBJECT_PREPS) -> list[Token]:
+    """The prepositions of a mention (its subject, or its parties with ``_PARTY_PREPS``);
+    those of "understanding" count as the memorandum's own ("a memorandum of understanding
+    on hydropower", "... of understanding with Somaliland")."""
     preps: list[Token] = []
     for child in head.rights:
-        if child.dep_ != "prep" or child.lower_ not in _SUBJECT_PREPS:
+        if child.dep_ != "prep" or child.lower_ not in wanted | {"of"}:
             continue
         understanding = [o for o in child.children if o.lower_ == "understanding"]
         if child.lower_ == "of" and understanding:
-            preps.extend(c for c in understanding[0].rights if c.dep_ == "prep")
+            preps.extend(
+                c for c in understanding[0].rights if c.dep_ == "prep" and c.lower_ in wanted
+            )
             continue
-        preps.append(child)
+        if child.lower_ in wanted:
+            preps.append(child)
     return preps
 
 
@@ -343,6 +349,7 @@ def _without_clauses(token: Token) -> str:
 
 
 def _strip_field(text: str) -> str:
+    text = re.sub(r"^(?:the|a|an|their|its)\s+", "", text.strip(), flags=re.I)
     text = re.sub(r"^(?:the\s+)?(?:fields?|areas?|spheres?|domains?)\s+of\s+", "", text, flags=re.I)
     text = re.sub(
         r"^cooperation\s+(?:in|on)\s+(?:the\s+(?:fields?|areas?)\s+of\s+)?", "", text, flags=re.I
@@ -640,12 +647,14 @@ def _is_company(ent: Span) -> bool:
         return False
     if gazetteer().lookup(ent.text) is not None:
         return False
-    # an organisation that a country's name or demonym introduces as "its" ("India's Adani
-    # Ports"), or that bears no country name at all, is not a state
+    # an organisation that a country introduces as its own ("India's Adani Ports") is a
+    # company; so is a name spelled like one (acronyms, CamelCase). A person the model took
+    # for an organisation ("Kassym-Jomart Tokayev") is neither.
     before = ent.doc[ent.start - 1] if ent.start > ent.sent.start else None
-    owned = before is not None and before.ent_type_ in ("GPE", "NORP")
-    owned = owned or (before is not None and before.text in ("'s", "’s"))
-    return owned or not any(gazetteer().lookup(t.text) for t in ent if t.is_title)
+    owned = before is not None and (
+        before.ent_type_ in ("GPE", "NORP") or before.text in ("'s", "’s")
+    )
+    return owned or bool(re.search(r"[A-Z]{2,}|[a-z][A-Z]", ent.text))
 
 
 def _modifies_org(token: Token) -> bool:
@@ -671,6 +680,8 @@ class Parties:
     counterparts: list[str]
     explicit: bool
     multilateral: bool = False
+    named: list[str] = field(default_factory=list)
+    """The countries the text itself names as parties (before filling in the pair)."""
 
     def outside_pair(self, frame: Frame) -> bool:
         """Whether none of the countries named is one the article is mainly about."""
@@ -718,9 +729,8 @@ def find_parties(
             for child in anchor.head.children:
                 if child.dep_ in ("nsubj", "nsubjpass"):
                     roles.extend(child.subtree)
-    for child in m.head.children:
-        if child.dep_ == "prep" and child.lower_ in ("between", "with", "among"):
-            roles.extend(child.subtree)
+    for child in _subject_preps(m.head, _PARTY_PREPS):
+        roles.extend(child.subtree)
     # hyphenated pairs in the mention itself: "the Turkey-Libya memorandum"
     roles.extend(t for t in m.np if t.ent_type_ in ("GPE", "NORP"))
 
@@ -752,6 +762,7 @@ def find_parties(
         ):
             counterparts.append(ent.text)
     explicit = bool(codes) or bool(counterparts)
+    named = list(codes)
     if (
         counterparts
         and not codes
@@ -796,7 +807,7 @@ def find_parties(
             codes.append(frame.pair[0])
     if not codes and not counterparts:
         codes = list(frame.pair)
-    return Parties(codes, counterparts, explicit)
+    return Parties(codes, counterparts, explicit, named=named)
 
 
 # ----------------------------------------------------------------------------- signatories
@@ -1005,6 +1016,23 @@ def extract_records(doc: Doc, body_start: int, frame: Frame) -> list[AgreementRe
     return [_finish(d, frame) for d in _merge_coreferent(_resolve_packages(drafts))]
 
 
+_TIME_NOUNS = frozenset("days weeks months years decades week month year decade".split())
+
+
+def _some_time_after(verb: Token) -> bool:
+    """'The pact comes weeks after Ethiopia signed ...', 'a week after their ministers
+    signed ...': a signing placed some time before the news is background to it."""
+    if not any(c.dep_ == "mark" and c.lower_ in ("after", "since") for c in verb.children):
+        return False
+    around = [*verb.head.children, *verb.children]
+    return any(
+        t.lower_ in _TIME_NOUNS
+        for c in around
+        if c.dep_ in ("npadvmod", "advmod")
+        for t in c.subtree
+    )
+
+
 def _exact(signed_on: str | None) -> bool:
     return bool(signed_on) and len(signed_on or "") == 10
 
@@ -1087,6 +1115,7 @@ def _draft(
             or any(c.dep_ == "advmod" and c.lower_ in lx.PAST_ADVERBS for c in p.verb.children)
             or (not dated and lx.RELATIVE_PAST.search(scope))
             or any(f.before for f in dates)
+            or _some_time_after(p.verb)
         ):
             status = "past_reference"
         elif lx.PLANNED_PHRASES.search(scope) and not dated:
@@ -1126,6 +1155,7 @@ def _draft(
         signatories=find_signatories(p.verb, sent),
         evidence=[sent],
         explicit_parties=parties.explicit,
+        named_parties=parties.named,
         direct=p.direct,
         dated=dated,
         package=package,
@@ -1307,13 +1337,8 @@ def _merge_into_previous(drafts: list[Draft], new: Draft, m: Mention) -> bool:
         return False
     if target.dated and new.dated and not dates_compatible(target.signed_on, new.signed_on):
         return False  # "the treaty on bilateral relations signed in 2000" is another treaty
-    if (
-        new.parties
-        and target.parties
-        and set(new.parties) != set(target.parties)
-        and new.explicit_parties
-    ):
-        return False
+    if new.named_parties and not set(new.named_parties) <= set(target.parties):
+        return False  # "the agreement" that names other countries is another agreement
     _absorb(target, new)
     return True
 
