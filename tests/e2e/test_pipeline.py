@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import anyio
 import httpx
@@ -50,7 +50,7 @@ class Listener:
 
     def __init__(self, url: str, channel: str) -> None:
         self._client = redis.Redis.from_url(url)
-        self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        self._pubsub: Any = cast(Any, self._client).pubsub(ignore_subscribe_messages=True)
         self._pubsub.subscribe(channel)
         self.messages: list[dict[str, Any]] = []
         self._stop = threading.Event()
@@ -68,6 +68,11 @@ class Listener:
         self._thread.join(5)
         self._pubsub.close()
         self._client.close()
+
+
+def stream_entries(client: redis.Redis, stream: str) -> list[tuple[bytes, dict[bytes, bytes]]]:
+    """Every entry of a stream (redis-py's stubs type replies loosely)."""
+    return cast(list[tuple[bytes, dict[bytes, bytes]]], client.xrange(stream))
 
 
 def group_done(client: redis.Redis, stream: str, group: str) -> bool:
@@ -121,7 +126,7 @@ def test_seed_article_alerts_once_is_searchable_and_never_alerts_again(
         wait_until(lambda: pipeline_idle(client), timeout=60, what="the pipeline to drain")
         wait_until(lambda: len(listener.messages) >= 1, timeout=10, what="the pub/sub alert")
 
-        entries = client.xrange(ALERTS_STREAM)
+        entries = stream_entries(client, ALERTS_STREAM)
         assert len(entries) == 1
         alert = json.loads(entries[0][1][ALERTS_STREAM_FIELD.encode()])
         assert listener.messages == [alert]
@@ -147,7 +152,7 @@ def test_seed_article_alerts_once_is_searchable_and_never_alerts_again(
         time.sleep(0.5)  # a second alert, if any, would be on its way by now
         assert client.xlen(ALERTS_STREAM) == 1
         assert len(listener.messages) == 1
-        duplicates = client.xrange(ARTICLES_DUPLICATES)
+        duplicates = stream_entries(client, ARTICLES_DUPLICATES)
         assert len(duplicates) == 1
     finally:
         listener.close()
@@ -184,7 +189,7 @@ def test_two_extractors_in_one_group_process_every_article_exactly_once(
         wait_until(lambda: group_done(client, ARTICLES_UNIQUE, "extractor"), timeout=30)
         time.sleep(0.5)
 
-        ids = [_article_id(fields) for _, fields in client.xrange(ARTICLES_ENRICHED)]
+        ids = [_article_id(fields) for _, fields in stream_entries(client, ARTICLES_ENRICHED)]
         assert sorted(ids) == sorted(f"x{n}" for n in range(count))  # each once, none lost
 
         per_process = [_batched(service.output()) for service in started["extractor"]]
