@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from faststream import FastStream
+from pactwatch.alertfeed import alert_feed_router
 from pactwatch.contracts import GROUP_INDEXER
 from pactwatch.delivery import Consumers
 from pactwatch.http import add_health_routes, json_errors, requires_key
@@ -17,6 +18,7 @@ from pactwatch_indexer.api import add_error_handlers, build_router
 from pactwatch_indexer.handlers import subscribe
 from pactwatch_indexer.settings import IndexerSettings
 from pactwatch_indexer.store import UnavailableError, open_store
+from pactwatch_indexer.web.dashboard import add_dashboard
 from pactwatch_indexer.writing import Indexer
 
 settings = IndexerSettings()
@@ -77,6 +79,11 @@ def create_app() -> FastAPI:
     # every route is a read: open unless PACTWATCH_OPEN_READS=false (with keys set)
     reads = [requires_key(settings)]
     app.include_router(build_router(store), dependencies=reads)
+    # the dashboard at / follows the alerts from the same origin
+    app.include_router(
+        alert_feed_router(redis, heartbeat_s=settings.sse_heartbeat_s), dependencies=reads
+    )
+    add_dashboard(app, redis, dependencies=reads)
     add_health_routes(
         app,
         redis,

@@ -60,6 +60,12 @@ function appendAll(el, children) {
   }
 }
 
+// replaceChildren would turn an array into text: this flattens like h() does
+function fill(el, ...children) {
+  el.replaceChildren();
+  appendAll(el, children);
+}
+
 function svg(tag, attrs, ...children) {
   const el = document.createElementNS("http://www.w3.org/2000/svg", tag);
   setAttrs(el, attrs);
@@ -90,7 +96,9 @@ const percent = (value) => `${Math.round(Number(value) * 100)}%`;
 const countryName = (code) => state.countries.get(code) || code;
 
 const timeFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
-const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+// the reader's local day as YYYY-MM-DD, like the signing dates beside it
+const dayFormat = { format: (date) => [date.getFullYear(), date.getMonth() + 1, date.getDate()]
+  .map((n, i) => String(n).padStart(i ? 2 : 4, "0")).join("-") };
 
 // a timestamp in the reader's time zone, the exact UTC time on hover
 function moment(iso, format = timeFormat) {
@@ -283,6 +291,7 @@ function addAlert(id, alert, fresh) {
   feed.count = list.children.length;
   $("alerts-empty").hidden = feed.count > 0;
   $("alert-count").textContent = feed.count ? `${feed.count} shown, newest first` : "";
+  list.classList.toggle("overflowing", list.scrollHeight > list.clientHeight + 1);
   if (fresh) noteNewData();
 }
 
@@ -292,7 +301,7 @@ function noteNewData() {
   state.network.query = "";
   if (state.tab === "search" || $("explore").hidden) return;
   const note = $("filter-note");
-  note.replaceChildren("New alerts arrived since this view loaded. ",
+  fill(note, "New alerts arrived since this view loaded. ",
     h("a", { href: "#", onclick: (event) => { event.preventDefault(); render(true); } }, "Refresh"));
 }
 
@@ -304,7 +313,7 @@ async function startFeed() {
     try {
       const recent = await api("/alerts/recent", { limit: RECENT_ALERTS });
       if (generation !== feed.generation) return;
-      $("alerts").replaceChildren();
+      fill($("alerts"));
       for (const item of recent.alerts) addAlert(item.id, item.alert, false);
       $("alerts-empty").hidden = recent.alerts.length > 0;
       feed.lastId = recent.last_id;
@@ -499,7 +508,7 @@ async function loadCountries() {
   try {
     const list = await api("/countries");
     state.countries = new Map(list.map((c) => [c.code, c.name]));
-    $("country-list").replaceChildren(...list.map((c) => h("option", { value: c.code, label: c.name })));
+    fill($("country-list"), ...list.map((c) => h("option", { value: c.code, label: c.name })));
   } catch {
     // codes still work without names; the view that needs the API reports its error
   }
@@ -509,7 +518,7 @@ function render(force = false) {
   const { parts, params } = parseHash();
   const renderId = ++state.renderId;
   showError("");
-  $("filter-note").replaceChildren();
+  fill($("filter-note"));
   const page = parts[0] || "registry";
   const isPage = page === "agreements" || page === "articles";
   $("explore").hidden = isPage;
@@ -603,7 +612,7 @@ function drawRegistry() {
     if (sort && th.dataset.sort === sort.column) th.setAttribute("aria-sort", sort.direction);
     else th.removeAttribute("aria-sort");
   }
-  $("registry").tBodies[0].replaceChildren(...shown.map((a) => h("tr", { dataset: { key: a.key } },
+  fill($("registry").tBodies[0], ...shown.map((a) => h("tr", { dataset: { key: a.key } },
     h("td", { class: "nowrap" }, a.signed_on || h("span", { class: "muted" }, "undated")),
     h("td", null, partiesOf(a)),
     h("td", null, kindBadge(a.kind)),
@@ -628,7 +637,7 @@ async function loadSearch(more, force = false) {
   const search = state.search;
   $("search-prompt").hidden = Boolean(q);
   if (!q) {
-    $("hits").replaceChildren();
+    fill($("hits"));
     $("search-more").hidden = true;
     $("f-q").focus();
     return;
@@ -654,11 +663,11 @@ async function loadSearch(more, force = false) {
         hit.url ? [" · ", externalLink(hit.url, "original")] : null),
       h("p", { class: "hit-snippet" }, snippetNodes(hit.snippet))));
     if (more) $("hits").append(...items);
-    else $("hits").replaceChildren(...items);
+    else fill($("hits"), ...items);
     search.cursor = page.next_cursor;
     search.query = query;
     $("search-more").hidden = !page.next_cursor;
-    if (!$("hits").children.length) $("hits").replaceChildren(h("li", { class: "muted" }, "No article matches."));
+    if (!$("hits").children.length) fill($("hits"), h("li", { class: "muted" }, "No article matches."));
   } catch (error) {
     if (renderId === state.renderId) failed(error);
   }
@@ -689,68 +698,126 @@ async function loadNetwork(force = false) {
 function drawLegend(data) {
   const present = new Set();
   for (const edge of data ? data.edges : []) for (const kind of Object.keys(edge.kinds)) present.add(kind);
-  $("legend").replaceChildren(...KINDS.map((kind) => h("li", {
+  fill($("legend"), ...KINDS.map((kind) => h("li", {
     class: data && !present.has(kind) ? "absent" : null, style: { "--kind": KIND_COLOURS[kind] },
   }, h("span", { class: "swatch" }), kindLabel(kind))));
 }
 
-// Fruchterman-Reingold from a circle: deterministic, so the same data draws the same picture.
-function layout(nodes, edges, width, height) {
-  const n = nodes.length;
+// The layout: each group of connected countries is laid out on its own (Fruchterman-Reingold,
+// from a circle, so the same data always draws the same picture), then the groups are packed
+// in rows to fill the frame. One spring length is one "unit" until the packing scales it.
+function groupsOf(nodes, edges) {
   const index = new Map(nodes.map((node, i) => [node.code, i]));
-  const pos = nodes.map((_, i) => {
-    const angle = (2 * Math.PI * i) / Math.max(n, 1);
-    return { x: Math.cos(angle) * 200, y: Math.sin(angle) * 200, dx: 0, dy: 0 };
+  const parent = nodes.map((_, i) => i);
+  const root = (i) => (parent[i] === i ? i : (parent[i] = root(parent[i])));
+  for (const edge of edges) parent[root(index.get(edge.parties[0]))] = root(index.get(edge.parties[1]));
+  const groups = new Map();
+  nodes.forEach((_, i) => {
+    const r = root(i);
+    if (!groups.has(r)) groups.set(r, []);
+    groups.get(r).push(i);
   });
-  const k = Math.sqrt((width * height) / Math.max(n, 1)) * 0.55;
-  const links = edges.map((e) => [index.get(e.parties[0]), index.get(e.parties[1]), e.agreements]);
-  let temperature = width / 8;
-  for (let step = 0; step < 320 && n > 1; step++) {
+  return [...groups.values()].sort((a, b) => b.length - a.length || a[0] - b[0]);
+}
+
+function springs(count, links) {
+  if (count === 1) return [{ x: 0, y: 0 }];
+  if (count === 2) return [{ x: 0, y: 0 }, { x: 1.3, y: 0 }];
+  const pos = Array.from({ length: count }, (_, i) => {
+    const angle = (2 * Math.PI * i) / count;
+    const radius = Math.sqrt(count) / 2 + 0.5;
+    return { x: radius * Math.cos(angle), y: radius * Math.sin(angle), dx: 0, dy: 0 };
+  });
+  let temperature = Math.sqrt(count) / 2;
+  for (let step = 0; step < 300; step++) {
     for (const p of pos) { p.dx = 0; p.dy = 0; }
-    for (let i = 0; i < n; i++) {
-      for (let j = i + 1; j < n; j++) {
+    for (let i = 0; i < count; i++) {
+      for (let j = i + 1; j < count; j++) {
         let dx = pos[i].x - pos[j].x;
         let dy = pos[i].y - pos[j].y;
         let distance = Math.hypot(dx, dy);
-        if (distance < 0.01) { dx = 0.01 * (i - j); dy = 0.01; distance = Math.hypot(dx, dy); }
-        const force = (k * k) / distance;
-        pos[i].dx += (dx / distance) * force; pos[i].dy += (dy / distance) * force;
-        pos[j].dx -= (dx / distance) * force; pos[j].dy -= (dy / distance) * force;
+        if (distance < 1e-3) { dx = 1e-3 * (j - i); dy = 1e-3; distance = Math.hypot(dx, dy); }
+        const push = 1 / distance;
+        pos[i].dx += (dx / distance) * push; pos[i].dy += (dy / distance) * push;
+        pos[j].dx -= (dx / distance) * push; pos[j].dy -= (dy / distance) * push;
       }
     }
-    for (const [a, b, weight] of links) {
+    for (const [a, b] of links) {
       const dx = pos[a].x - pos[b].x;
       const dy = pos[a].y - pos[b].y;
-      const distance = Math.max(Math.hypot(dx, dy), 0.01);
-      const force = ((distance * distance) / k) * (1 + Math.log2(weight) * 0.25);
-      pos[a].dx -= (dx / distance) * force; pos[a].dy -= (dy / distance) * force;
-      pos[b].dx += (dx / distance) * force; pos[b].dy += (dy / distance) * force;
+      const distance = Math.max(Math.hypot(dx, dy), 1e-3);
+      const pull = distance * distance;
+      pos[a].dx -= (dx / distance) * pull; pos[a].dy -= (dy / distance) * pull;
+      pos[b].dx += (dx / distance) * pull; pos[b].dy += (dy / distance) * pull;
     }
     for (const p of pos) {
-      p.dx -= p.x * 0.05 * k / 50; // gravity keeps separate groups in the frame
-      p.dy -= p.y * 0.05 * k / 50;
-      const length = Math.max(Math.hypot(p.dx, p.dy), 0.01);
+      const length = Math.max(Math.hypot(p.dx, p.dy), 1e-9);
       p.x += (p.dx / length) * Math.min(length, temperature);
       p.y += (p.dy / length) * Math.min(length, temperature);
     }
-    temperature = Math.max(temperature * 0.975, 1);
+    temperature = Math.max(temperature * 0.98, 0.005);
   }
-  // fit into the frame, keeping room for labels
-  const margin = 60;
-  const xs = pos.map((p) => p.x);
-  const ys = pos.map((p) => p.y);
-  const [minX, maxX, minY, maxY] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const scale = Math.min((width - 2 * margin) / Math.max(maxX - minX, 1), (height - 2 * margin) / Math.max(maxY - minY, 1), 3);
-  return pos.map((p) => ({
-    x: width / 2 + (p.x - (minX + maxX) / 2) * scale,
-    y: height / 2 + (p.y - (minY + maxY) / 2) * scale,
-  }));
+  return pos;
+}
+
+function layout(nodes, edges, width, height) {
+  const index = new Map(nodes.map((node, i) => [node.code, i]));
+  const pad = 1.1; // room around a group for the labels, in units
+  const boxes = groupsOf(nodes, edges).map((members) => {
+    const local = new Map(members.map((m, i) => [m, i]));
+    const links = edges
+      .map((e) => [local.get(index.get(e.parties[0])), local.get(index.get(e.parties[1]))])
+      .filter(([a, b]) => a !== undefined && b !== undefined);
+    let pos = springs(members.length, links);
+    const span = (axis) => Math.max(...pos.map((p) => p[axis])) - Math.min(...pos.map((p) => p[axis]));
+    if (span("y") > span("x")) pos = pos.map((p) => ({ x: p.y, y: p.x })); // lie down: the frame is wide
+    const minX = Math.min(...pos.map((p) => p.x));
+    const minY = Math.min(...pos.map((p) => p.y));
+    return {
+      members,
+      pos: pos.map((p) => ({ x: p.x - minX, y: p.y - minY })),
+      w: span("x") + pad,
+      h: span("y") + pad,
+    };
+  });
+  // shelf packing: try each row width the groups allow and keep the one drawn largest
+  let best = null;
+  let sum = 0;
+  for (const box of boxes) {
+    sum += box.w;
+    const rowWidth = Math.max(sum, ...boxes.map((b) => b.w));
+    let [x, y, rowHeight, widest] = [0, 0, 0, 0];
+    const placed = boxes.map((b) => {
+      if (x > 0 && x + b.w > rowWidth + 1e-9) { x = 0; y += rowHeight; rowHeight = 0; }
+      const at = { x, y };
+      x += b.w;
+      widest = Math.max(widest, x);
+      rowHeight = Math.max(rowHeight, b.h);
+      return at;
+    });
+    const total = { w: widest, h: y + rowHeight };
+    const scale = Math.min((width - 40) / total.w, (height - 40) / total.h);
+    if (!best || scale > best.scale) best = { scale, placed, total };
+  }
+  const scale = Math.min(best.scale, 170); // two countries alone need not span the frame
+  const left = (width - best.total.w * scale) / 2;
+  const top = (height - best.total.h * scale) / 2;
+  const points = new Array(nodes.length);
+  boxes.forEach((box, g) => {
+    box.members.forEach((member, i) => {
+      points[member] = {
+        x: left + (best.placed[g].x + pad / 2 + box.pos[i].x) * scale,
+        y: top + (best.placed[g].y + pad / 2 + box.pos[i].y) * scale,
+      };
+    });
+  });
+  return points;
 }
 
 function drawNetwork(data) {
   const frame = $("network");
   const [width, height] = [960, 600];
-  frame.replaceChildren();
+  fill(frame);
   if (!data.edges.length) {
     frame.append(svg("text", { x: width / 2, y: height / 2, "text-anchor": "middle", class: "empty-note", fill: "#5d6878" },
       "No agreement between countries matches these filters."));
@@ -801,13 +868,15 @@ function drawNetwork(data) {
       },
     },
     svg("title", null, `${node.name} (${node.code}): ${node.agreements} agreement${node.agreements === 1 ? "" : "s"} with other countries. Click to focus on it.`),
-    svg("circle", { r: radius }),
+    svg("circle", { class: "node-hit", r: radius + 8 }), // easier to hit than the ring
+    svg("circle", { class: "node-dot", r: radius }),
     svg("text", { y: below ? radius + 13 : -radius - 16, "text-anchor": "middle" }, node.code),
     svg("text", { class: "name", y: below ? radius + 25 : -radius - 4, "text-anchor": "middle" }, node.name)));
   });
   frame.append(edgeLayer, nodeLayer);
-  const total = data.edges.reduce((sum, e) => sum + e.agreements, 0);
-  $("network-caption").textContent = `${data.nodes.length} countries, ${data.edges.length} pairs, ${total} pair-agreements`
+  const busiest = data.edges[0];
+  $("network-caption").textContent = `${data.nodes.length} countries, ${data.edges.length} pair${data.edges.length === 1 ? "" : "s"}`
+    + ` · the most agreements: ${countryName(busiest.parties[0])} – ${countryName(busiest.parties[1])}, ${busiest.agreements}`
     + (data.truncated ? ` (the ${data.edges.length} busiest of ${data.pairs} pairs shown)` : "")
     + (focus ? ` · focused on ${countryName(focus)}: click it again to see every country` : "");
 }
@@ -817,12 +886,12 @@ async function showPair(a, b, group) {
   group.classList.add("selected");
   const box = $("pair");
   box.hidden = false;
-  $("pair-title").replaceChildren(party(a), h("span", { class: "sep" }, "⇄"), party(b));
-  $("pair-list").replaceChildren(h("li", { class: "muted" }, "Loading…"));
+  fill($("pair-title"), party(a), h("span", { class: "sep" }, "⇄"), party(b));
+  fill($("pair-list"), h("li", { class: "muted" }, "Loading…"));
   const filters = registryParams(state.params);
   try {
     const page = await api("/agreements", { ...filters, party: [a, b], limit: REGISTRY_PAGE });
-    $("pair-list").replaceChildren(...page.agreements.map((g) => h("li", { dataset: { key: g.key } },
+    fill($("pair-list"), ...page.agreements.map((g) => h("li", { dataset: { key: g.key } },
       h("span", { class: "muted" }, g.signed_on || "undated"), " ", kindBadge(g.kind), " ",
       h("a", { href: agreementHref(g.key) }, g.title || "(untitled)"), " ", statusBadge(g.status),
       h("span", { class: "muted" }, ` · ${g.mentions} report${g.mentions === 1 ? "" : "s"}`))));
@@ -834,7 +903,7 @@ async function showPair(a, b, group) {
     }
     box.scrollIntoView({ behavior: "smooth", block: "nearest" });
   } catch (error) {
-    $("pair-list").replaceChildren(h("li", { class: "error" }, error.message));
+    fill($("pair-list"), h("li", { class: "error" }, error.message));
   }
 }
 
@@ -861,7 +930,13 @@ function evidenceRanges(points, evidence) {
       ranges.push([from, from + Array.from(wanted).length]);
     }
   }
-  return ranges.sort((x, y) => x[0] - y[0]);
+  // the highlight covers the words, not the line breaks around them
+  const blank = (i) => /\s/.test(points[i]);
+  return ranges.map(([start, end]) => {
+    while (start < end && blank(start)) start++;
+    while (end > start && blank(end - 1)) end--;
+    return [start, end];
+  }).filter(([start, end]) => start < end).sort((x, y) => x[0] - y[0]);
 }
 
 function articleText(article, evidence) {
@@ -885,8 +960,10 @@ function articleText(article, evidence) {
     (headline && from < headLength ? headline : box).append(node);
   }
   requestAnimationFrame(() => {
+    // a long article opens at its evidence
     const mark = box.querySelector("mark");
-    if (mark) box.scrollTop = Math.max(mark.offsetTop - box.offsetTop - box.clientHeight / 3, 0);
+    const top = mark ? mark.offsetTop : 0; // the box is positioned: offsets are within it
+    if (mark && top + mark.offsetHeight > box.clientHeight) box.scrollTop = Math.max(top - box.clientHeight / 3, 0);
   });
   return { box, found: ranges.length > 0 };
 }
@@ -928,14 +1005,14 @@ function fact(label, ...value) {
 
 async function showAgreement(key, renderId) {
   const view = $("view-agreement");
-  view.replaceChildren(h("p", { class: "muted" }, "Loading the agreement…"));
+  fill(view, h("p", { class: "muted" }, "Loading the agreement…"));
   document.title = "pactwatch · agreement";
   let agreement;
   try {
     agreement = await api(`/agreements/${encodeURIComponent(key)}`);
   } catch (error) {
     if (renderId !== state.renderId) return;
-    view.replaceChildren(backLink(), h("p", { class: "error" }, error instanceof AuthRequired
+    fill(view, backLink(), h("p", { class: "error" }, error instanceof AuthRequired
       ? "This pactwatch needs an API key to read: paste one in the panel above." : error.message));
     return;
   }
@@ -954,7 +1031,7 @@ async function showAgreement(key, renderId) {
   }
   const first = agreement.first_article;
   const evidenceText = h("div", { class: "first-evidence" }, h("p", { class: "muted" }, "Loading the article…"));
-  view.replaceChildren(
+  fill(view,
     backLink(),
     h("div", { class: "alert-top" }, kindBadge(agreement.kind), statusBadge(agreement.status)),
     h("h2", null, agreement.title || "(untitled)"),
@@ -983,12 +1060,12 @@ async function showAgreement(key, renderId) {
   try {
     const article = await api(`/articles/${encodeURIComponent(first.id)}`);
     if (renderId !== state.renderId) return;
-    evidenceText.replaceChildren(h("p", { class: "muted small" }, "In the first article that reported it, ",
+    fill(evidenceText, h("p", { class: "muted small" }, "In the first article that reported it, ",
       h("a", { href: articleHref(article.id) }, article.title || article.id),
       article.source ? ` (${article.source}${article.published ? `, ${article.published}` : ""})` : "", ":"),
     evidenceBlock(article, agreement.evidence));
   } catch (error) {
-    evidenceText.replaceChildren(h("p", { class: "error" }, `The article could not be read: ${error.message}`));
+    fill(evidenceText, h("p", { class: "error" }, `The article could not be read: ${error.message}`));
   }
   const eager = reports.slice(0, EAGER_REPORTS);
   await pool(eager, 4, async (report) => {
@@ -1005,11 +1082,11 @@ function reportItem(report, eager) {
   report.load = () => {
     if (!loaded) {
       loaded = api(`/articles/${encodeURIComponent(article.id)}`).then((detail) => {
-        copies.replaceChildren(duplicatesList(detail.duplicates) || "");
-        reading.replaceChildren(evidenceBlock(detail, evidence));
+        fill(copies, duplicatesList(detail.duplicates) || "");
+        fill(reading, evidenceBlock(detail, evidence));
         return detail;
       }).catch((error) => {
-        reading.replaceChildren(h("p", { class: "error" }, `The article could not be read: ${error.message}`));
+        fill(reading, h("p", { class: "error" }, `The article could not be read: ${error.message}`));
         loaded = null;
       });
     }
@@ -1045,14 +1122,14 @@ function backLink() {
 
 async function showArticle(id, renderId) {
   const view = $("view-article");
-  view.replaceChildren(h("p", { class: "muted" }, "Loading the article…"));
+  fill(view, h("p", { class: "muted" }, "Loading the article…"));
   document.title = "pactwatch · article";
   let article;
   try {
     article = await api(`/articles/${encodeURIComponent(id)}`);
   } catch (error) {
     if (renderId !== state.renderId) return;
-    view.replaceChildren(backLink(), h("p", { class: "error" }, error.message));
+    fill(view, backLink(), h("p", { class: "error" }, error.message));
     return;
   }
   if (renderId !== state.renderId) return;
@@ -1060,7 +1137,7 @@ async function showArticle(id, renderId) {
   const evidence = article.agreements.flatMap((a) => a.evidence);
   const registered = h("ul", { class: "pair-list" }, article.agreement_keys.map((key) => h("li", { dataset: { key } },
     h("a", { href: agreementHref(key) }, key))));
-  view.replaceChildren(
+  fill(view,
     backLink(),
     h("h2", null, article.title || "(no headline)"),
     h("dl", { class: "facts" },
@@ -1082,7 +1159,7 @@ async function showArticle(id, renderId) {
     try {
       const agreement = await api(`/agreements/${encodeURIComponent(key)}`);
       const item = registered.querySelector(`[data-key="${CSS.escape(key)}"]`);
-      if (item) item.replaceChildren(kindBadge(agreement.kind), " ", h("a", { href: agreementHref(key) }, agreement.title), " ", statusBadge(agreement.status), h("span", { class: "muted" }, ` · ${agreement.parties.filter(Boolean).join("–")}`));
+      if (item) fill(item, kindBadge(agreement.kind), " ", h("a", { href: agreementHref(key) }, agreement.title), " ", statusBadge(agreement.status), h("span", { class: "muted" }, ` · ${agreement.parties.filter(Boolean).join("–")}`));
     } catch {
       // the key stays listed as a link
     }
