@@ -31,8 +31,8 @@ DOCS = ROOT / "docs"
 
 ASYNCAPI: dict[str, str] = {
     "ingest": "pactwatch_ingest.app:asyncapi",
-    "deduplicator": "pactwatch_deduplicator.app:app",
-    "extractor": "pactwatch_extractor.app:app",
+    "deduplicator": "pactwatch_deduplicator.app:asyncapi",
+    "extractor": "pactwatch_extractor.app:asyncapi",
     "indexer": "pactwatch_indexer.app:asyncapi",
     "notifier": "pactwatch_notifier.app:asyncapi",
 }

@@ -40,6 +40,7 @@ from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import structlog
+from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
@@ -535,11 +536,18 @@ class Consumers:
         self._transient = transient
         self.consumers: list[StreamConsumer[Any]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self.specification = RedisBroker(settings.redis_url)
+        """The streams read, as FastStream subscribers, for the AsyncAPI document only:
+        this broker is never started (the :class:`StreamConsumer` tasks do the reading)."""
 
     def subscriber(self, stream: str, model: type[M]) -> Callable[[Handler[M]], Handler[M]]:
         """Register the decorated handler for ``stream``; entries decode as ``model``."""
 
         def register(handler: Handler[M]) -> Handler[M]:
+            self.specification.subscriber(
+                stream=StreamSub(stream, group=self._group, consumer=consumer_name(), batch=True),
+                description=handler.__doc__,
+            )(handler)
             self.consumers.append(
                 StreamConsumer(
                     self._redis,

@@ -5,6 +5,7 @@ import this module without paying for it.
 """
 
 import anyio
+from faststream import FastStream
 from faststream.asgi import AsgiFastStream
 from pactwatch.contracts import GROUP_EXTRACTOR
 from pactwatch.delivery import Consumers
@@ -16,17 +17,17 @@ from pactwatch_extractor.handlers import build_router
 from pactwatch_extractor.settings import ExtractorSettings
 
 settings = ExtractorSettings()
+broker = make_broker(settings)
+redis = connect(settings.redis_url)
+consumers = Consumers(redis, group=GROUP_EXTRACTOR, service="extractor", settings=settings)
 
 
 def create_app() -> AsgiFastStream:
-    broker = make_broker(settings)
-    redis = connect(settings.redis_url)
     extractor = Extractor(model=settings.spacy_model, max_chars=settings.max_chars)
 
     async def load_model() -> None:
         await anyio.to_thread.run_sync(extractor.load)
 
-    consumers = Consumers(redis, group=GROUP_EXTRACTOR, service="extractor", settings=settings)
     broker.include_router(build_router(redis, extractor, consumers))
     return build_worker_app(
         GROUP_EXTRACTOR, broker, redis, on_startup=[load_model], consumers=consumers
@@ -34,3 +35,5 @@ def create_app() -> AsgiFastStream:
 
 
 app = create_app()
+asyncapi = FastStream(broker, consumers.specification)
+"""The AsyncAPI view: what it publishes and what it reads (``faststream docs gen``)."""

@@ -44,7 +44,8 @@ def create_consumers(redis: Redis) -> Consumers:
 
 
 _redis = connect(settings.redis_url)
-asyncapi = FastStream(create_broker(_redis, create_consumers(_redis)))
+_consumers = create_consumers(_redis)
+asyncapi = FastStream(create_broker(_redis, _consumers), _consumers.specification)
 """The AsyncAPI view (``faststream docs gen pactwatch_notifier.app:asyncapi``)."""
 
 
