@@ -77,6 +77,11 @@ counted against them as a failure, and the consumer retries after a pause."""
 _TRANSIENT_REPLIES = ("LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
 
 
+def _ms_seq(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
 def dead_letter_stream(stream: str) -> str:
     """The dead-letter stream of ``stream``."""
     return f"{stream}{DLQ_SUFFIX}"
@@ -187,6 +192,7 @@ class StreamConsumer(Generic[M]):
         self._claim_idle_ms = settings.claim_idle_ms
         self._max_deliveries = settings.max_deliveries
         self._stale_ms = int(settings.consumer_stale_s * 1000)
+        self._keep_ms = int(settings.stream_keep_s * 1000)
         self._fail_ids = settings.fail_article_ids
         self._transient = transient
         self._touch: Any = redis.register_script(_TOUCH)
@@ -250,6 +256,7 @@ class StreamConsumer(Generic[M]):
         if now >= self._next_sweep:
             self._next_sweep = now + min(60.0, self._stale_ms / 2000)
             await self.delete_stale_consumers()
+            await self.trim_acknowledged()
         if self._history is not None:
             entries = await self._read(self._history)
             if entries:
@@ -489,6 +496,39 @@ class StreamConsumer(Generic[M]):
         self._history = "0"
         self._claim_cursor = "0-0"
         log.warning("delivery.group_recreated", start_id="0")
+
+    async def trim_acknowledged(self) -> str | None:
+        """Drop the entries every group of the stream has read and acknowledged, once they
+        are older than the keep time: the stream stays bounded, and no entry a group has not
+        acknowledged is ever trimmed. Returns the trim threshold, if any.
+
+        Safe without a lock: a group's last-delivered id only grows, and an entry becomes
+        pending only when it is delivered, past that id; so the threshold computed here can
+        only be lower than the true one when XTRIM runs."""
+        try:
+            groups = await self._redis.xinfo_groups(self.stream)
+        except ResponseError as exc:
+            if "no such key" in str(exc).lower():
+                return None
+            raise
+        if not groups:
+            return None  # nobody reads it through a group: not ours to trim
+        bounds = [_ms_seq(f"{int(time.time() * 1000) - self._keep_ms}-0")]
+        for info in groups:
+            name = _text(info["name"])
+            if int(info["pending"]):
+                summary = await self._redis.xpending(self.stream, name)
+                bounds.append(_ms_seq(_text(summary["min"])))
+            else:
+                ms, seq = _ms_seq(_text(info["last-delivered-id"]))
+                bounds.append((ms, seq + 1))
+        ms, seq = min(bounds)
+        threshold = f"{ms}-{seq}"
+        if (ms, seq) > (0, 1):
+            trimmed = await self._redis.xtrim(self.stream, minid=threshold, approximate=True)
+            if trimmed:
+                log.info("delivery.trimmed", entries=trimmed, below=threshold)
+        return threshold
 
     async def delete_stale_consumers(self) -> list[str]:
         """Delete the group's consumers idle longer than the stale time with nothing pending

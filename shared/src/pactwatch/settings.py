@@ -56,6 +56,12 @@ class ServiceSettings(BaseSettings):
         ge=1,
         description="After this many failed deliveries an entry moves to <stream>.dlq.",
     )
+    stream_keep_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Entries every group has acknowledged are trimmed from the pipeline's "
+        "streams once older than this; unacknowledged entries are never trimmed.",
+    )
     consumer_stale_s: float = Field(
         default=3600.0,
         gt=0,
