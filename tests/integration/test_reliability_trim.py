@@ -44,6 +44,15 @@ def trimmer(redis: Redis, keep_s: float) -> StreamConsumer[ArticleDeduplicated]:
     )
 
 
+async def read(redis: Redis, group: str, count: int) -> list[bytes]:
+    """Entry ids ``group`` reads (redis-py's stubs type the reply loosely)."""
+    reply = cast(
+        list[tuple[bytes, list[tuple[bytes, Any]]]],
+        await redis.xreadgroup(group, f"{group}-c", {STREAM: ">"}, count=count),
+    )
+    return [entry_id for entry_id, _ in reply[0][1]] if reply else []
+
+
 async def ids(redis: Redis) -> list[str]:
     entries = cast(list[tuple[bytes, Any]], await redis.xrange(STREAM))
     return [entry_id.decode() for entry_id, _ in entries]
@@ -55,14 +64,12 @@ async def test_trims_only_what_every_group_acknowledged(redis: Redis) -> None:
     pipe: Any = redis.pipeline(transaction=False)
     for n in range(1000):
         pipe.xadd(STREAM, {"n": str(n)})
-    written = [entry_id.decode() for entry_id in await pipe.execute()]
+    written = [entry_id.decode() for entry_id in cast(list[bytes], await pipe.execute())]
     await redis.xgroup_create(STREAM, "first", id="0")
     await redis.xgroup_create(STREAM, "second", id="0")
     # "first" read and acknowledged everything; "second" read 600, acknowledged 450
-    read = await redis.xreadgroup("first", "c1", {STREAM: ">"}, count=1000)
-    await redis.xack(STREAM, "first", *[entry_id for entry_id, _ in read[0][1]])
-    read = await redis.xreadgroup("second", "c2", {STREAM: ">"}, count=600)
-    await redis.xack(STREAM, "second", *[entry_id for entry_id, _ in read[0][1]][:450])
+    await redis.xack(STREAM, "first", *await read(redis, "first", 1000))
+    await redis.xack(STREAM, "second", *(await read(redis, "second", 600))[:450])
 
     threshold = await trimmer(redis, keep_s=0).trim_acknowledged()
     assert threshold == written[450]  # the oldest entry "second" has not acknowledged
@@ -72,8 +79,11 @@ async def test_trims_only_what_every_group_acknowledged(redis: Redis) -> None:
     assert left == written[written.index(left[0]) :]
 
     # once "second" catches up, everything it has read and acknowledged can go
-    read = await redis.xreadgroup("second", "c2", {STREAM: ">"}, count=1000)
-    pending = await redis.xpending_range(STREAM, "second", min="-", max="+", count=1000)
+    await read(redis, "second", 1000)
+    pending = cast(
+        list[dict[str, Any]],
+        await redis.xpending_range(STREAM, "second", min="-", max="+", count=1000),
+    )
     await redis.xack(STREAM, "second", *[p["message_id"] for p in pending])
     await trimmer(redis, keep_s=0).trim_acknowledged()
     assert len(await ids(redis)) < 100
@@ -87,8 +97,7 @@ async def test_keeps_recent_entries_and_unread_ones(redis: Redis) -> None:
     # nothing read yet: nothing may go, whatever the keep time
     await trimmer(redis, keep_s=0).trim_acknowledged()
     assert len(await ids(redis)) == 300
-    read = await redis.xreadgroup("first", "c1", {STREAM: ">"}, count=300)
-    await redis.xack(STREAM, "first", *[entry_id for entry_id, _ in read[0][1]])
+    await redis.xack(STREAM, "first", *await read(redis, "first", 300))
     # all acknowledged, but younger than an hour: kept for people to look at
     await trimmer(redis, keep_s=3600).trim_acknowledged()
     assert len(await ids(redis)) == 300
