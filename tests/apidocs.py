@@ -3,7 +3,9 @@
 - ``docs/asyncapi/<service>.json``: what each service reads and writes on Redis, as
   ``faststream docs gen`` writes it (the same ``schema.to_specification().to_jsonable()``);
 - ``docs/openapi/<service>.json``: the HTTP APIs of ingest, the indexer and the notifier
-  (``app.openapi()``).
+  (``app.openapi()``);
+- ``docs/configuration.md``: every environment variable of every service, with its default
+  and meaning, from the settings classes.
 
 ``make docs`` writes them; ``--check`` (run by tests/unit/test_observe_docs.py) regenerates them
 in memory and fails, naming each file, when the committed ones differ, so that the documents
@@ -43,6 +45,15 @@ OPENAPI: dict[str, str] = {
     "notifier": "pactwatch_notifier.app:create_app",
 }
 """Each HTTP service's FastAPI factory."""
+SETTINGS: dict[str, str] = {
+    "every service": "pactwatch.settings:ServiceSettings",
+    "ingest": "pactwatch_ingest.settings:IngestSettings",
+    "deduplicator": "pactwatch_deduplicator.settings:DeduplicatorSettings",
+    "extractor": "pactwatch_extractor.settings:ExtractorSettings",
+    "indexer": "pactwatch_indexer.settings:IndexerSettings",
+    "notifier": "pactwatch_notifier.settings:NotifierSettings",
+}
+"""Each settings class, by the service that reads it."""
 CONSUMER_PLACEHOLDER = "{hostname}-{pid}"
 DEFAULT_TITLE = "FastStream"
 # read by the services' settings at import: cleared so that the documents never depend on them
@@ -88,7 +99,46 @@ def generate() -> dict[str, str]:
     for service, target in OPENAPI.items():
         factory: Callable[[], Any] = _load(target)
         documents[f"openapi/{service}.json"] = _dump(factory().openapi())
+    documents["configuration.md"] = configuration()
     return documents
+
+
+def configuration() -> str:
+    """docs/configuration.md: a table per service of the variables it reads."""
+    base = _load(SETTINGS["every service"])
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting is an environment variable; the defaults work on a laptop. Generated",
+        "from the settings classes by `make docs` (a test fails when this file is stale).",
+    ]
+    for service, target in SETTINGS.items():
+        cls = _load(target)
+        prefix = cls.model_config.get("env_prefix", "")
+        rows = []
+        for name, field in cls.model_fields.items():
+            inherited = cls is not base and name in base.model_fields
+            if inherited and field.default == base.model_fields[name].default:
+                continue  # the same as for every service: listed once, above
+            alias = field.validation_alias
+            names = list(getattr(alias, "choices", [])) if alias else [prefix + name.upper()]
+            default = field.get_default(call_default_factory=True)
+            shown = (
+                ", ".join(sorted(default)) if isinstance(default, frozenset | tuple) else default
+            )
+            description = (field.description or "").replace("|", "\\|").replace("\n", " ")
+            variable = " or ".join(f"`{n}`" for n in names)
+            value = f"`{shown}`" if shown != "" else "*(empty)*"
+            rows.append(f"| {variable} | {value} | {description} |")
+        lines += [
+            "",
+            f"## {service}",
+            "",
+            "| variable | default | meaning |",
+            "|---|---|---|",
+            *rows,
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def stale(documents: dict[str, str], out: Path) -> list[str]:
