@@ -10,7 +10,7 @@ import uvicorn
 from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from faststream.redis import RedisBroker
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -43,11 +43,11 @@ def add_health_routes(
         return {"status": "ok"}
 
     @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> ORJSONResponse:
+    async def readyz() -> JSONResponse:
         reasons = await unready_reasons(redis, broker, checks)
         if reasons:
-            return ORJSONResponse({"status": "unready", "reasons": reasons}, status_code=503)
-        return ORJSONResponse({"status": "ready"})
+            return JSONResponse({"status": "unready", "reasons": reasons}, status_code=503)
+        return JSONResponse({"status": "ready"})
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
@@ -91,18 +91,18 @@ def json_errors(app: FastAPI) -> None:
     """Every error is JSON with a message a person can act on: ``{"error": ..., "detail": ...}``."""
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> ORJSONResponse:
-        return ORJSONResponse(
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
             {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
         )
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
         ]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
-        return ORJSONResponse({"error": summary, "detail": errors}, status_code=422)
+        return JSONResponse({"error": summary, "detail": errors}, status_code=422)
 
 
 def with_extra_schemas(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:

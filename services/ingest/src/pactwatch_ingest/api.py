@@ -15,7 +15,7 @@ import anyio
 import orjson
 import structlog
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Request, Response
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 
@@ -93,18 +93,18 @@ def add_refusal_handlers(app: FastAPI, settings: IngestSettings) -> None:
     both mean that nothing from the request was accepted (the publish is all or none)."""
 
     @app.exception_handler(BacklogFullError)
-    async def backlog_full(_: Request, exc: BacklogFullError) -> ORJSONResponse:
+    async def backlog_full(_: Request, exc: BacklogFullError) -> JSONResponse:
         log.warning("articles.refused", reason="backlog", backlog=exc.backlog, limit=exc.limit)
-        return ORJSONResponse(
+        return JSONResponse(
             {"error": str(exc), "backlog": exc.backlog, "limit": exc.limit},
             status_code=429,
             headers={"Retry-After": _seconds(exc.retry_after_s)},
         )
 
     @app.exception_handler(RedisError)
-    async def redis_unavailable(_: Request, exc: RedisError) -> ORJSONResponse:
+    async def redis_unavailable(_: Request, exc: RedisError) -> JSONResponse:
         log.warning("articles.refused", reason=f"redis: {type(exc).__name__}: {exc}")
-        return ORJSONResponse(
+        return JSONResponse(
             {
                 "error": "Redis is unavailable, so nothing from this request was accepted: "
                 f"send it again later ({type(exc).__name__})"
@@ -144,7 +144,7 @@ def build_router(
             }
         },
     )
-    async def post_articles(request: Request) -> ORJSONResponse:
+    async def post_articles(request: Request) -> JSONResponse:
         """Accept one article or a batch; valid articles are published even when others fail.
 
         The answer comes only after Redis has accepted every published article.
@@ -181,7 +181,7 @@ def build_router(
         source: str | None = Query(
             default=None, description="With a text/html body: the outlet's name."
         ),
-    ) -> ORJSONResponse:
+    ) -> JSONResponse:
         """Extract the article of one page or a batch (body text, title, date, outlet; with
         trafilatura) and publish it like POST /articles.
 
@@ -342,7 +342,7 @@ def _json_payload(body: bytes, settings: IngestSettings) -> Any:
     return payload
 
 
-def _answer(outcomes: list[Outcome], bad: list[dict[str, Any]], event: str) -> ORJSONResponse:
+def _answer(outcomes: list[Outcome], bad: list[dict[str, Any]], event: str) -> JSONResponse:
     accepted = [
         Accepted(
             index=o.index,
@@ -361,7 +361,7 @@ def _answer(outcomes: list[Outcome], bad: list[dict[str, Any]], event: str) -> O
     log.info(event, accepted=len(accepted), rejected=len(rejected))
     status = 422 if rejected and not accepted else 202
     result = IngestResult(accepted=accepted, rejected=rejected)
-    return ORJSONResponse(result.model_dump(), status_code=status)
+    return JSONResponse(result.model_dump(), status_code=status)
 
 
 async def _check_feed(feed: FeedIn, settings: IngestSettings, policy: AddressPolicy) -> int:
