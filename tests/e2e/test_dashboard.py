@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Any, cast
@@ -25,10 +26,10 @@ import httpx
 import pytest
 import redis
 from pactwatch.contracts import ALERTS_STREAM, ALERTS_STREAM_FIELD
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
 
 from tests.e2e.test_pipeline import ALL, pipeline_idle
-from tests.support import ROOT, services, wait_until
+from tests.support import ROOT, RedisServer, services, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -36,6 +37,7 @@ CHROMIUM = os.environ.get("PACTWATCH_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-output" / "dashboard"
 WAIT_MS = 60_000
 """How long the page may take to show what the pipeline produced (spaCy loads at start)."""
+expect.set_options(timeout=WAIT_MS)
 
 
 def chromium() -> str:
@@ -116,6 +118,17 @@ def pipeline(redis_url: str, tmp_path: Path) -> Iterator[dict[str, Any]]:
     }
     with services(ALL, env, tmp_path / "logs") as started:
         yield started
+
+
+@contextmanager
+def indexer_for(page: Page, env: dict[str, str], tmp_path: Path) -> Iterator[str]:
+    """An indexer process alone; its base URL. The page leaves it before it stops: an open
+    alert stream would hold up its graceful shutdown."""
+    with services(["indexer"], env, tmp_path / "logs") as started:
+        try:
+            yield started["indexer"][0].base_url
+        finally:
+            page.goto("about:blank")
 
 
 def published_alerts(client: redis.Redis) -> list[dict[str, Any]]:
@@ -289,6 +302,52 @@ def _agreement_reported_by(indexer: str, article_id: str) -> str:
     return keys[0]
 
 
+# --- a broken connection ----------------------------------------------------------------
+
+
+def test_the_live_feed_resumes_after_a_break_without_missing_an_alert(
+    redis_server: RedisServer, redis_url: str, redis_client: redis.Redis, tmp_path: Path, page: Page
+) -> None:
+    """The stream drops (Redis restarts under the indexer); an alert published before the
+    page is back is not lost: the page reconnects with Last-Event-ID and receives it."""
+    env = {"REDIS_URL": redis_url, "INDEX_URL": f"sqlite:///{tmp_path / 'index.sqlite3'}"}
+    with indexer_for(page, env, tmp_path) as indexer:
+        first_id = publish_alert(redis_client, sample_alert(1))
+        console = Console(page)
+        page.goto(f"{indexer}/")
+        expect(page.locator("#alerts li.alert")).to_have_count(1)
+        expect(page.locator("#live")).to_have_attribute("data-state", "live")
+
+        page.evaluate("window.openedOnce = true")  # gone if the page reloads
+
+        # hold the page off while the alert that must not be lost is published
+        hold = True
+        resumed_from: list[str | None] = []
+
+        def stream(route: Route) -> None:
+            if hold:
+                route.abort()
+                return
+            resumed_from.append(route.request.headers.get("last-event-id"))
+            route.continue_()
+
+        page.route("**/alerts/stream*", stream)
+        redis_server.stop()  # the indexer's XREAD fails: the stream the page reads breaks
+        expect(page.locator("#live")).to_have_attribute("data-state", "reconnecting")
+        redis_server.start()
+        missed_id = publish_alert(redis_client, sample_alert(2))
+        hold = False
+        expect(page.locator("#live")).to_have_attribute("data-state", "live")
+        expect(page.locator("#alerts li.alert")).to_have_count(2)
+        cards = page.locator("#alerts li.alert")
+        shown = cards.evaluate_all("cards => cards.map(c => c.dataset.id)")
+        assert shown == [missed_id, first_id]  # newest first, nothing repeated
+        assert resumed_from[0] == first_id
+        assert page.evaluate("window.openedOnce") is True
+        # the refused and broken stream requests are logged by the browser, nothing else
+        assert [e for e in console.errors if "alerts/stream" not in e and "ERR_" not in e] == []
+
+
 # --- the API key --------------------------------------------------------------------------
 
 KEY = "s3cret-dashboard-key"
@@ -306,8 +365,7 @@ def test_a_key_is_asked_for_when_reads_need_one_and_sent_with_every_read(
         "PACTWATCH_API_KEYS": f"another-key,{KEY}",
         "PACTWATCH_OPEN_READS": "false",
     }
-    with services(["indexer"], env, tmp_path / "logs") as started:
-        indexer = started["indexer"][0].base_url
+    with indexer_for(page, env, tmp_path) as indexer:
         assert httpx.get(f"{indexer}/agreements", timeout=10).status_code == 401
         console = Console(page)
         page.goto(f"{indexer}/")
@@ -330,9 +388,9 @@ def test_a_key_is_asked_for_when_reads_need_one_and_sent_with_every_read(
         expect(page.locator("#view-error")).to_be_hidden()
         assert page.evaluate("localStorage.getItem('pactwatch.apiKey')") == KEY
         # the stream, read with the key, brings an alert published now
-        redis_client.xadd(ALERTS_STREAM, {ALERTS_STREAM_FIELD: json.dumps(SAMPLE_ALERT)})
+        publish_alert(redis_client, sample_alert(1))
         expect(page.locator("#alerts li.alert")).to_have_count(1)
-        expect(page.locator("#alerts li.alert")).to_contain_text(SAMPLE_ALERT["title"])
+        expect(page.locator("#alerts li.alert")).to_contain_text("extradition treaty 1")
         screenshot(page, "10-key-accepted")
 
         # kept across a reload, forgotten on request
@@ -348,20 +406,27 @@ def test_a_key_is_asked_for_when_reads_need_one_and_sent_with_every_read(
         assert [e for e in console.errors if "401" not in e] == []
 
 
-SAMPLE_ALERT: dict[str, Any] = {
-    "schema_version": 1,
-    "event": "agreement.signed",
-    "alert_id": "k1",
-    "key": "KEN-TZA:2021-12-10:extradition:01020304",
-    "parties": ["KEN", "TZA"],
-    "party_names": ["Kenya", "Tanzania"],
-    "kind": "agreement",
-    "title": "extradition treaty",
-    "status": "signed",
-    "freshness": "signed",
-    "evidence": "Kenya and Tanzania signed an extradition agreement on Friday.",
-    "confidence": 0.9,
-    "article": {"id": "a1", "url": "https://news.example/a1", "source": "Dispatch"},
-    "detected_at": "2021-12-10T10:00:00Z",
-    "latency_ms": 40.0,
-}
+def sample_alert(n: int) -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "event": "agreement.signed",
+        "alert_id": f"k{n}",
+        "key": f"KEN-TZA:2021-12-10:extradition:0{n}",
+        "parties": ["KEN", "TZA"],
+        "party_names": ["Kenya", "Tanzania"],
+        "kind": "agreement",
+        "title": f"extradition treaty {n}",
+        "status": "signed",
+        "freshness": "signed",
+        "evidence": "Kenya and Tanzania signed an extradition agreement on Friday.",
+        "confidence": 0.9,
+        "article": {"id": f"a{n}", "url": f"https://news.example/a{n}", "source": "Dispatch"},
+        "detected_at": "2021-12-10T10:00:00Z",
+        "latency_ms": 40.0,
+    }
+
+
+def publish_alert(client: redis.Redis, alert: dict[str, Any]) -> str:
+    """Publish on the durable stream as the notifier does; the entry's id."""
+    entry_id = cast(bytes, client.xadd(ALERTS_STREAM, {ALERTS_STREAM_FIELD: json.dumps(alert)}))
+    return entry_id.decode()

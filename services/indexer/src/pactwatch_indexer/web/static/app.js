@@ -429,9 +429,11 @@ function resolveCountry(value) {
   if (!text) return "";
   const upper = text.toUpperCase();
   if (state.countries.has(upper)) return upper;
-  const folded = text.toLocaleLowerCase();
+  // "turkiye" finds Türkiye: case and accents aside
+  const fold = (value) => value.normalize("NFD").replace(/\p{M}/gu, "").toLocaleLowerCase();
+  const wanted = fold(text);
   for (const [code, name] of state.countries) {
-    if (name.toLocaleLowerCase() === folded) return code;
+    if (fold(name) === wanted) return code;
   }
   if (!state.countries.size && /^[A-Za-z]{3}$/.test(text)) return upper; // names not loaded: let the API judge
   return null;
@@ -520,12 +522,12 @@ function render(force = false) {
   showError("");
   fill($("filter-note"));
   const page = parts[0] || "registry";
-  const isPage = page === "agreements" || page === "articles";
-  $("explore").hidden = isPage;
-  $("view-agreement").hidden = page !== "agreements";
-  $("view-article").hidden = page !== "articles";
-  if (page === "agreements" && parts[1]) return showAgreement(parts.slice(1).join("/"), renderId);
-  if (page === "articles" && parts[1]) return showArticle(parts.slice(1).join("/"), renderId);
+  const single = parts.length > 1 && (page === "agreements" || page === "articles") ? page : null;
+  $("explore").hidden = Boolean(single);
+  $("view-agreement").hidden = single !== "agreements";
+  $("view-article").hidden = single !== "articles";
+  if (single === "agreements") return showAgreement(parts.slice(1).join("/"), renderId);
+  if (single === "articles") return showArticle(parts.slice(1).join("/"), renderId);
   const tab = ["registry", "search", "network"].includes(page) ? page : "registry";
   state.tab = tab;
   state.params = params;
