@@ -17,6 +17,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -25,11 +26,18 @@ from typing import Any, cast
 import httpx
 import pytest
 import redis
-from pactwatch.contracts import ALERTS_STREAM, ALERTS_STREAM_FIELD
+from pactwatch.contracts import (
+    AGREEMENTS_SIGHTED,
+    ALERTS_STREAM,
+    ALERTS_STREAM_FIELD,
+    ARTICLES_ENRICHED,
+)
 from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
 
 from tests.e2e.test_pipeline import ALL, pipeline_idle
+from tests.integration.test_index_service import publish
 from tests.support import ROOT, RedisServer, services, wait_until
+from tests.unit.test_index_store import enriched, record, sighted
 
 pytestmark = pytest.mark.e2e
 
@@ -346,6 +354,58 @@ def test_the_live_feed_resumes_after_a_break_without_missing_an_alert(
         assert page.evaluate("window.openedOnce") is True
         # the refused and broken stream requests are logged by the browser, nothing else
         assert [e for e in console.errors if "alerts/stream" not in e and "ERR_" not in e] == []
+
+
+# --- hostile text -------------------------------------------------------------------------
+
+
+def test_text_that_looks_like_markup_is_shown_as_text(
+    redis_url: str, tmp_path: Path, page: Page
+) -> None:
+    """Titles, snippets, article texts and evidence that hold markup are text on the page:
+    no element comes from them, no script runs."""
+    hostile = '<img src=x onerror="window.pwned = 1"> & <b>bold</b>'
+    sentence = f"The pipeline deal {hostile} was signed on Friday."
+    key = "AZE-GEO:2024-05-03:pipeline:0a0b0c0d"
+    env = {
+        "REDIS_URL": redis_url,
+        "INDEX_URL": f"sqlite:///{tmp_path / 'index.sqlite3'}",
+        "PACTWATCH_POLL_MS": "20",
+    }
+    with indexer_for(page, env, tmp_path) as indexer:
+        reported = record(parties=("AZE", "GEO"), title=f"pipeline {hostile}", evidence=sentence)
+        # in a thread of its own: Playwright's event loop runs in this one
+        with ThreadPoolExecutor(1) as thread:
+            thread.submit(publish, redis_url, ARTICLES_ENRICHED, [
+                enriched("x1", f"Pipeline {hostile}", f"Baku.\n\n{sentence}",
+                         agreements=[reported]),
+            ]).result()  # fmt: skip
+            thread.submit(
+                publish, redis_url, AGREEMENTS_SIGHTED, [sighted(key, reported, "x1", first=True)]
+            ).result()
+        wait_until(
+            lambda: httpx.get(f"{indexer}/agreements/{key}", timeout=5).status_code == 200,
+            what="the agreement indexed",
+        )
+        console = Console(page)
+        page.goto(f"{indexer}/#/search?q=pipeline")
+        hit = page.locator('#hits li.hit[data-id="x1"]')
+        expect(hit.locator(".hit-title")).to_have_text(f"Pipeline {hostile}")
+        expect(hit.locator(".hit-snippet")).to_contain_text("<b>bold</b>")
+        expect(hit.locator(".hit-snippet mark").first).to_have_text("pipeline")
+
+        page.goto(f"{indexer}/#/agreements/{key}")
+        view = page.locator("#view-agreement")
+        expect(view.locator("h2")).to_have_text(f"pipeline {hostile}")
+        # the evidence's offsets do not fit this text: the sentence itself is found and marked
+        expect(view.locator(".first-evidence mark.evidence")).to_contain_text(hostile)
+        page.goto(f"{indexer}/#/articles/x1")
+        expect(page.locator("#view-article .article-text")).to_contain_text(sentence)
+        screenshot(page, "11-markup-as-text")
+
+        assert page.locator("main img, main b").count() == 0
+        assert page.evaluate("window.pwned") is None
+        assert console.errors == []
 
 
 # --- the API key --------------------------------------------------------------------------

@@ -18,7 +18,7 @@ const REGISTRY_PAGE = 100;
 const SEARCH_PAGE = 20;
 const RECENT_ALERTS = 50;
 const ALERTS_KEPT = 200;
-const STREAM_SILENCE_MS = 60_000; // the server sends a comment every 15 s by default
+const STREAM_SILENCE_MS = 60_000; // the server sends a comment every few seconds (4 s by default)
 const EAGER_REPORTS = 30;
 const KEY_STORAGE = "pactwatch.apiKey";
 
@@ -148,8 +148,8 @@ function snippetNodes(snippet) {
     if (part === "<mark>") marked = true;
     else if (part === "</mark>") marked = false;
     else if (part) {
-      const text = part.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"')
-        .replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+      // the inverse of the API's escaping, which is &, < and > only (&amp; last)
+      const text = part.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
       nodes.push(marked ? h("mark", null, text) : document.createTextNode(text));
     }
   }
