@@ -18,9 +18,16 @@ from redis.exceptions import ResponseError
 from pactwatch.contracts import CONSUMED_STREAMS
 
 
+SOCKET_TIMEOUT_S = 60.0
+"""Longer than any blocking read the services make (the alert feed waits up to its
+heartbeat, 15 s by default): redis-py 8 times a read out after 5 s unless told otherwise."""
+
+
 def connect(url: str) -> Redis:
     """A raw Redis client for the commands FastStream does not wrap."""
-    return Redis.from_url(url, health_check_interval=30, socket_keepalive=True)
+    return Redis.from_url(
+        url, health_check_interval=30, socket_keepalive=True, socket_timeout=SOCKET_TIMEOUT_S
+    )
 
 
 async def ensure_groups(redis: Redis, group: str, streams: Iterable[str] | None = None) -> None:

@@ -130,7 +130,8 @@ def _follow(args: argparse.Namespace, alert_filter: Any, since: str | None) -> i
     from pactwatch.contracts import ALERTS_STREAM
 
     deadline = time.monotonic() + args.timeout if args.timeout else None
-    client = redis.Redis.from_url(args.redis_url, socket_connect_timeout=5)
+    # reads block up to 5 s: the socket must wait longer than that (redis-py's default is 5 s)
+    client = redis.Redis.from_url(args.redis_url, socket_connect_timeout=5, socket_timeout=15)
     try:
         if since is None:
             newest: Any = client.xrevrange(ALERTS_STREAM, count=1)
