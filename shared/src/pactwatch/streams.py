@@ -17,7 +17,6 @@ from redis.exceptions import ResponseError
 
 from pactwatch.contracts import CONSUMED_STREAMS
 
-
 SOCKET_TIMEOUT_S = 60.0
 """Longer than any blocking read the services make (the alert feed waits up to its
 heartbeat, 15 s by default): redis-py 8 times a read out after 5 s unless told otherwise."""
