@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from pactwatch.logs import configure_logging
 from pactwatch.metrics import CONTENT_TYPE, consumed_by, exposition, watched_groups
 from pactwatch.readiness import ReadinessCheck, unready_reasons
+from pactwatch.service import exit_zero_after_sigterm
 from pactwatch.settings import ServiceSettings
 
 
@@ -124,8 +125,10 @@ def with_extra_schemas(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
 
 
 def serve(service: str, settings: ServiceSettings, factory: Callable[[], FastAPI]) -> None:
-    """Configure logging and serve ``factory()`` with uvicorn until SIGTERM/SIGINT."""
+    """Configure logging and serve ``factory()`` with uvicorn until SIGTERM/SIGINT; a SIGTERM
+    exits with 0 after the graceful shutdown."""
     configure_logging(service, settings.log_level, settings.log_format)
+    exit_zero_after_sigterm()
     uvicorn.run(
         factory(),
         host=settings.http_host,

@@ -7,7 +7,11 @@ that each one answers ``/healthz`` and ``/readyz`` and shuts down gracefully on 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable, Sequence
+from types import FrameType
 from typing import Any
 
 import anyio
@@ -105,9 +109,33 @@ def build_worker_app(
     )
 
 
+def exit_zero_after_sigterm() -> None:
+    """Make a SIGTERM end the process with status 0, and at once, after uvicorn's graceful
+    shutdown.
+
+    uvicorn takes over SIGTERM while it serves, shuts down (the consumers finish or return
+    their batches, the broker and Redis close), then raises the signal again under the handler
+    it found: with the default one, a clean stop would end as "killed by SIGTERM" (exit code
+    143 in a container, which Compose and Kubernetes report as an error). The exit skips
+    joining threads: a worker thread running a batch the grace cut short (spaCy, returned for
+    a replica) would keep the process alive until it finished, for a result nobody wants.
+    A SIGTERM before uvicorn serves exits at once too.
+    """
+
+    def exit_zero(signum: int, frame: FrameType | None) -> None:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, exit_zero)
+
+
 def run_worker(service: str, settings: ServiceSettings, app: AsgiFastStream) -> None:
-    """Configure logging and serve ``app`` until SIGTERM/SIGINT."""
+    """Configure logging and serve ``app`` until SIGTERM/SIGINT; a SIGTERM exits with 0 once
+    the batches in hand are finished or returned (see :meth:`Consumers.stop`)."""
     configure_logging(service, settings.log_level, settings.log_format)
+    exit_zero_after_sigterm()
     options: dict[str, Any] = {
         "host": settings.http_host,
         "port": settings.http_port,
