@@ -46,7 +46,7 @@ format: install ## apply ruff's fixes and formatting
 eval: install ## score extraction and deduplication on the dev corpus
 	$(RUN) pactwatch eval --corpus tests/corpus/dev
 
-bench: install ## benchmark the pipeline against bare spaCy; writes .bench/results.json
+bench: install ## benchmark against bare spaCy (BENCH_ARTICLES=N; BENCH_SEARCH=1: 100k search); .bench/results.json
 	BENCH_ARTICLES=$(BENCH_ARTICLES) $(RUN) python -m tests.bench
 
 docs: install ## AsyncAPI document of every service and OpenAPI of the HTTP APIs, into docs/

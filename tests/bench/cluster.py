@@ -6,6 +6,7 @@ Nothing here times anything on its own: the runs (runs.py) decide what a measure
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -38,6 +39,25 @@ def peak_rss_mb(pid: int) -> float | None:
         if line.startswith("VmHWM:"):
             return round(int(line.split()[1]) / 1024, 1)
     return None
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time the process has used so far; None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # fields after the command name start at field 3 (state): utime is 14, stime 15
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_snapshot(pids: Mapping[str, Sequence[int]]) -> dict[str, float]:
+    """CPU seconds used so far, summed per name."""
+    out: dict[str, float] = {}
+    for name, group in pids.items():
+        used = [c for pid in group if (c := cpu_seconds(pid)) is not None]
+        out[name] = sum(used)
+    return out
 
 
 def service_rss(started: Mapping[str, Sequence[Service]]) -> dict[str, float]:

@@ -202,6 +202,9 @@ _PROPER_NAMES = ("Ocean", "Sea", "Gulf", "Peninsula")
 """A demonym before these is part of a place's name ("Indian Ocean") and stays."""
 
 
+_FOLLOWER = re.compile(r"\s+([\w']+)")
+
+
 def _is_abbreviation(name: str) -> bool:
     return not any(ch.islower() for ch in name) or ". " in name
 
@@ -263,11 +266,40 @@ def _forms() -> tuple[re.Pattern[str], dict[str, Form]]:
     return pattern, table
 
 
+@dataclass(frozen=True)
+class Mention:
+    """One surface form found in a text: the article before it, itself, what follows."""
+
+    article: str
+    surface: str
+    after: str
+    form: Form
+
+    @property
+    def whole(self) -> str:
+        return self.article + self.surface
+
+
+@cache
+def _pieces(text: str) -> tuple[str | Mention, ...]:
+    """``text`` cut into plain runs and mentions (cached: each dev article is varied often)."""
+    pattern, table = _forms()
+    pieces: list[str | Mention] = []
+    last = 0
+    for match in pattern.finditer(text):
+        pieces.append(text[last : match.start()])
+        after = text[match.end() : match.end() + 30]
+        form = table[match.group("s")]
+        pieces.append(Mention(match.group("art") or "", match.group("s"), after, form))
+        last = match.end()
+    pieces.append(text[last:])
+    return tuple(pieces)
+
+
 def mentioned(text: str) -> Counter[str]:
     """How often each country of the table is named in ``text`` (names, demonyms, capitals,
     people)."""
-    pattern, table = _forms()
-    return Counter(table[m.group("s")].code for m in pattern.finditer(text))
+    return Counter(p.form.code for p in _pieces(text) if isinstance(p, Mention))
 
 
 @dataclass
@@ -288,16 +320,13 @@ class Swap:
 
     def apply(self, text: str) -> str:
         """``text`` with every form of a mapped country replaced."""
-        pattern, table = _forms()
-        return pattern.sub(lambda m: self._replace(m, table[m.group("s")]), text)
+        return "".join(p if isinstance(p, str) else self._replace(p) for p in _pieces(text))
 
-    def _replace(self, match: re.Match[str], form: Form) -> str:
-        whole = match.group(0)
+    def _replace(self, mention: Mention) -> str:
+        form, article, after, whole = mention.form, mention.article, mention.after, mention.whole
         target = self.mapping.get(form.code)
         if target is None:
             return whole
-        article = match.group("art") or ""
-        after = match.string[match.end() : match.end() + 30]
         if form.kind == "person":
             first, last = self.person(form.code, form.person)
             return f"{article}{first} {last}"
@@ -313,7 +342,7 @@ class Swap:
             if after.lstrip().startswith(_PROPER_NAMES):
                 return whole
             return _article_for(article, target.demonym) + target.demonym
-        follower = re.match(r"\s+([\w']+)", after)
+        follower = _FOLLOWER.match(after)
         word = follower.group(1) if follower else ""
         if form.abbreviation and (
             word in _ADJECTIVE_FOLLOWERS or (word[:1].isupper() and word != "And")
@@ -590,9 +619,13 @@ CITIES = (
 ).split("|")
 
 
+_CHOICE = re.compile(r"\[([^\[\]]+)\]")
+_SLOT = re.compile(r"\{(\w+)\}")
+
+
 def filler_sentence(template: str, slots: dict[str, str], rng: random.Random) -> str:
     """One filler sentence: choices picked, slots filled."""
-    text = re.sub(r"\[([^\[\]]+)\]", lambda m: rng.choice(m.group(1).split("|")), template)
+    text = _CHOICE.sub(lambda m: rng.choice(m.group(1).split("|")), template)
     values = {
         **slots,
         "n": str(rng.randint(2, 19)),
@@ -603,7 +636,7 @@ def filler_sentence(template: str, slots: dict[str, str], rng: random.Random) ->
         "sector2": rng.choice(SECTORS),
         "city": rng.choice(CITIES),
     }
-    return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], text)
+    return _SLOT.sub(lambda m: values[m.group(1)], text)
 
 
 def filler_paragraphs(words: int, slots: dict[str, str], rng: random.Random) -> list[str]:

@@ -93,10 +93,10 @@ def _bare_worker(model: str, texts: list[str], barrier: Barrier, results: Any, i
     nlp = bare_pipeline(model)
     list(nlp.pipe(texts[:2]))  # the first call pays for lazy set-up
     barrier.wait()
-    start = time.time()
+    start, cpu = time.time(), time.process_time()
     for _ in nlp.pipe(texts, batch_size=BATCH):
         pass
-    results.put((index, start, time.time()))
+    results.put((index, start, time.time(), time.process_time() - cpu))
 
 
 def parallel_bare(texts: Sequence[str], processes: int, model: str) -> dict[str, Any]:
@@ -118,12 +118,15 @@ def parallel_bare(texts: Sequence[str], processes: int, model: str) -> dict[str,
     spans = [results.get(timeout=3600) for _ in workers]
     for worker in workers:
         worker.join()
-    wall = max(end for _, _, end in spans) - min(start for _, start, _ in spans)
+    wall = max(end for _, _, end, _ in spans) - min(start for _, start, _, _ in spans)
+    cpu = sum(used for *_, used in spans)
     return {
         "processes": processes,
         "articles": len(texts),
         "seconds": round(wall, 3),
         "articles_per_s": round(len(texts) / wall, 2),
+        # below 1: the processes waited for a core (other work on the machine)
+        "cpu_utilisation": round(cpu / (wall * processes), 3),
     }
 
 

@@ -15,12 +15,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import shutil
 import statistics
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -49,6 +50,7 @@ from tests.bench.cluster import (
     IndexReader,
     base_env,
     batch_bodies,
+    cpu_snapshot,
     group_drained,
     post_all,
     post_paced,
@@ -63,7 +65,7 @@ from tests.bench.cluster import (
 )
 from tests.bench.generator import BenchArticle, targets
 from tests.bench.profiling import profiled
-from tests.support import RedisServer, services, wait_until
+from tests.support import RedisServer, Service, services, wait_until
 
 ALL = ["ingest", "deduplicator", "extractor", "indexer", "notifier"]
 PIPELINE_BATCH = 50
@@ -120,6 +122,8 @@ class PipelineResult:
     lateness_s: float = 0.0
     webhooks: dict[str, Any] = field(default_factory=dict)
     enriched: list[Entry] = field(default_factory=list)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
+    """CPU used by each process kind while the articles went through (startup excluded)."""
 
 
 def _subscribe(notifier: str, receiver: str, count: int, seed: int) -> None:
@@ -187,13 +191,16 @@ def pipeline_run(
         wait_indexed(reader, len(warmup))
         lateness = 0.0
         bodies = batch_bodies([a.payload() for a in articles], 1 if rate else PIPELINE_BATCH)
+        pids = _pids(ws, started)
         with profiled(name, started):
+            cpu_before = cpu_snapshot(pids)
             started_at = utc_now()
             if rate is None:
                 post_all(ingest, bodies)
             else:
                 lateness = post_paced(ingest, bodies, rate)
             wait_indexed(reader, len(warmup) + len(articles))
+            cpu_after = cpu_snapshot(pids)
         times = {k: v for k, v in reader.times().items() if k in ids}
         webhooks: dict[str, Any] = {}
         if receiver:
@@ -222,6 +229,7 @@ def pipeline_run(
             lateness_s=round(lateness, 3),
             webhooks=webhooks,
             enriched=read_stream(r, ARTICLES_ENRICHED) if keep_enriched else [],
+            cpu_seconds={k: round(cpu_after[k] - cpu_before.get(k, 0.0), 2) for k in cpu_after},
         )
     reader.close()
     r.close()
@@ -229,6 +237,21 @@ def pipeline_run(
     result.seconds = round((last - started_at).total_seconds(), 3)
     result.articles_per_s = round(len(articles) / result.seconds, 2)
     return result
+
+
+def _pids(ws: Workspace, started: Mapping[str, Sequence[Service]]) -> dict[str, list[int]]:
+    """The processes whose CPU a run accounts for: the services, Redis, this driver."""
+    pids = {n: [s.process.pid for s in group] for n, group in started.items()}
+    if ws.redis.process is not None:
+        pids["redis"] = [ws.redis.process.pid]
+    pids["bench driver"] = [os.getpid()]
+    return pids
+
+
+def _per_message(
+    before: Mapping[str, float], after: Mapping[str, float], messages: int
+) -> dict[str, float]:
+    return {k: round(1000 * (after[k] - before.get(k, 0.0)) / messages, 3) for k in after}
 
 
 @contextmanager
@@ -265,10 +288,13 @@ def ingest_stage(
     with services(["ingest"], env, work / "logs") as started:
         # one small request first: the first request pays for lazy set-up
         post_all(started["ingest"][0].base_url, batch_bodies([articles[0].payload()], 1), 1)
+        pids = _pids(ws, started)
         with profiled("stage-ingest", started):
+            cpu_before = cpu_snapshot(pids)
             start = time.perf_counter()
             accepted = post_all(started["ingest"][0].base_url, bodies, concurrency)
             seconds = time.perf_counter() - start
+            cpu_after = cpu_snapshot(pids)
         rss = service_rss(started)
     entries = read_stream(r, ARTICLES_INGESTED)[1:]
     r.close()
@@ -278,7 +304,11 @@ def ingest_stage(
         round(seconds, 3),
         round(accepted / seconds, 1),
         rss,
-        {"batch": INGEST_BATCH, "concurrent_requests": concurrency},
+        {
+            "batch": INGEST_BATCH,
+            "concurrent_requests": concurrency,
+            "cpu_ms_per_message": _per_message(cpu_before, cpu_after, accepted),
+        },
     )
     return result, entries
 
@@ -299,12 +329,18 @@ def worker_stage(
     env = base_env(ws.redis.url, index_url or f"sqlite:///{work / 'index.sqlite3'}")
     r = ws.redis.client()
     with services([service], env, work / "logs") as started:
+        pids = _pids(ws, started)
         with profiled(f"stage-{name}", started):
+            cpu_before = cpu_snapshot(pids)
             start = time.time()
             write_stream(r, stream, [fields for _, fields in entries])
             loaded = time.time()
             end = wait_drained(r, stream, group, timeout=600)
-        extra: dict[str, Any] = {"load_seconds": round(loaded - start, 3)}
+            cpu_after = cpu_snapshot(pids)
+        extra: dict[str, Any] = {
+            "load_seconds": round(loaded - start, 3),
+            "cpu_ms_per_message": _per_message(cpu_before, cpu_after, len(entries)),
+        }
         if service == "notifier":
             alerts = int(r.xlen(ALERTS_STREAM))
             extra["alerts"] = alerts
@@ -503,8 +539,6 @@ def search_latency(
 
 def load_of_machine() -> list[float]:
     """The 1, 5 and 15 minute load averages."""
-    import os
-
     return [round(x, 2) for x in os.getloadavg()]
 
 
@@ -533,6 +567,14 @@ def run_summary(result: PipelineResult) -> dict[str, Any]:
         out["sender_lateness_s"] = result.lateness_s
     if result.webhooks:
         out["webhooks"] = result.webhooks
+    if result.cpu_seconds:
+        out["cpu_seconds"] = result.cpu_seconds
+        out["cpu_share_of_machine"] = round(
+            sum(result.cpu_seconds.values()) / (result.seconds * (os.cpu_count() or 1)), 3
+        )
+        out["cpu_ms_per_article"] = {
+            k: round(1000 * v / result.articles, 2) for k, v in result.cpu_seconds.items()
+        }
     return out
 
 
