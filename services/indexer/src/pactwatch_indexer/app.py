@@ -13,6 +13,7 @@ from pactwatch.delivery import Consumers
 from pactwatch.http import add_health_routes, json_errors, requires_key
 from pactwatch.service import make_broker
 from pactwatch.streams import connect, ensure_groups
+from redis.asyncio import Redis
 
 from pactwatch_indexer.api import add_error_handlers, build_router
 from pactwatch_indexer.handlers import subscribe
@@ -30,12 +31,9 @@ store = open_store(
 )
 broker = make_broker(settings)
 indexer = Indexer(store, retry_s=settings.write_retry_s)
-asyncapi = FastStream(broker)
-"""The AsyncAPI view of this service (``faststream docs gen pactwatch_indexer.app:asyncapi``)."""
 
 
-def create_app() -> FastAPI:
-    redis = connect(settings.redis_url)
+def create_consumers(redis: Redis) -> Consumers:
     # a database that is away is waited for, never counted as the messages' failure
     consumers = Consumers(
         redis,
@@ -45,6 +43,16 @@ def create_app() -> FastAPI:
         transient=(UnavailableError,),
     )
     subscribe(indexer, consumers)
+    return consumers
+
+
+asyncapi = FastStream(broker, create_consumers(connect(settings.redis_url)).specification)
+"""The AsyncAPI view: what it reads and writes (``faststream docs gen ...app:asyncapi``)."""
+
+
+def create_app() -> FastAPI:
+    redis = connect(settings.redis_url)
+    consumers = create_consumers(redis)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
