@@ -135,5 +135,8 @@ def serve(service: str, settings: ServiceSettings, factory: Callable[[], FastAPI
         port=settings.http_port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        # open HTTP requests get a quarter of the grace: API calls end in milliseconds, and an
+        # alert stream (SSE) never ends by itself; the rest is for the consumers' batches, so
+        # that the whole shutdown stays within the grace a supervisor allows
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_grace_s / 4)),
     )
