@@ -26,7 +26,7 @@ from pactwatch.contracts import (
     GROUP_INDEXER,
 )
 from pactwatch_cli.__main__ import main as cli
-from pactwatch_indexer.migrations import LATEST, SQLITE
+from pactwatch_indexer.migrations import LATEST
 from pactwatch_indexer.sqlite import SqliteStore
 from pydantic import BaseModel
 
@@ -38,6 +38,7 @@ from tests.support import (
     wait_ready,
     wait_until,
 )
+from tests.unit.test_index_migrations import as_written_by
 from tests.unit.test_index_store import (
     BACKENDS,
     SHUSHA,
@@ -152,6 +153,7 @@ def test_published_messages_become_searchable_and_redelivery_changes_nothing(
         update={"article": SHUSHA.article.model_copy(update={"id": "i-shusha"})}
     )
     copy = duplicate("i-copy", "i-shusha", SHUSHA.article.title, SHUSHA.article.text)
+    copy_elsewhere = duplicate("i-copy-2", "i-copy", "Syndicated", "x", source="APA")
     reingest = duplicate("i-shusha", "i-shusha", "Again", "The same article, sent twice.")
     sightings = [
         sighted(KEY, record(), "i-shusha", source="Azernews", first=True, alerted=True),
@@ -159,7 +161,7 @@ def test_published_messages_become_searchable_and_redelivery_changes_nothing(
     ]
     messages: list[tuple[str, Sequence[BaseModel]]] = [
         (ARTICLES_ENRICHED, [article]),
-        (ARTICLES_DUPLICATES, [copy, reingest]),
+        (ARTICLES_DUPLICATES, [copy_elsewhere, copy, reingest]),
         (AGREEMENTS_SIGHTED, sightings),
     ]
     for stream, batch in messages:
@@ -179,19 +181,22 @@ def test_published_messages_become_searchable_and_redelivery_changes_nothing(
             agreement["mentions"],
             agreement["sources"],
             len(agreement["sightings"]),
-            [a["key"] for a in listing["agreements"]],
+            {a["article"]["id"]: [d["id"] for d in a["duplicates"]] for a in agreement["articles"]},
+            [(a["key"], a["mentions"], a["sources"]) for a in listing["agreements"]],
         )
 
     before = snapshot()
+    # two reports, a copy of the first and a copy of that copy: four mentions, three outlets
     assert before == (
         [("i-copy", "i-shusha"), ("i-shusha", None)],
         SHUSHA.article.title,
         ["i-copy"],
         [KEY],
+        4,
+        3,
         2,
-        2,
-        2,
-        [KEY],
+        {"i-shusha": ["i-copy", "i-copy-2"], "i-other": []},
+        [(KEY, 4, 3)],
     )
     # at-least-once delivery: the same messages again, in another order
     for stream, batch in reversed(messages):
@@ -326,13 +331,14 @@ def test_cli_reports_an_unreachable_indexer(capsys: pytest.CaptureFixture[str]) 
 def test_an_older_index_is_upgraded_at_start_up(redis_server: RedisServer, tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
 
-    async def write_version_1() -> None:
-        old = SqliteStore(path, migrations=SQLITE[:1])
-        await old.open()
-        await index(old, [SHUSHA])
-        await old.close()
+    async def write() -> None:
+        store = SqliteStore(path)
+        await store.open()
+        await index(store, [SHUSHA])
+        await store.close()
 
-    anyio.run(write_version_1)
+    anyio.run(write)
+    as_written_by(("sqlite", f"sqlite:///{path}"), 1)
     with running_indexer(redis_url_of(redis_server), f"sqlite:///{path}", tmp_path) as service:
         assert search_ids(service, "Shusha") == ["a-shusha"]
         assert get(service, "/agreements") == {"agreements": [], "next_cursor": None}
@@ -369,4 +375,4 @@ def test_an_index_newer_than_the_code_refuses_to_start(
     assert code == 2
     output = service.output()
     assert "index.schema_refused" in output
-    assert "has schema version 99, but this indexer knows versions up to 2 only" in output
+    assert f"has schema version 99, but this indexer knows versions up to {LATEST} only" in output

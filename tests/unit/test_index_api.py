@@ -118,11 +118,42 @@ async def test_agreements_listing_and_detail(client: httpx.AsyncClient) -> None:
     listing = (await client.get("/agreements", params=[("party", "AZE"), ("party", "tur")])).json()
     assert [a["key"] for a in listing["agreements"]] == [KEY]
     agreement = listing["agreements"][0]
-    assert agreement["mentions"] == 1
-    assert agreement["articles"][0]["article"]["id"] == "a-shusha"
+    # the report and its syndicated copy (another outlet)
+    assert (agreement["mentions"], agreement["sources"]) == (2, 2)
+    assert agreement["articles"] == [
+        {
+            "article": {
+                "id": "a-shusha",
+                "url": "https://news.example/a-shusha",
+                "source": "Azernews",
+                "published": "2021-10-27",
+                "title": "Report a-shusha",
+            },
+            "seen_at": "2021-10-27T09:00:00Z",
+        }
+    ]
     detail = (await client.get(f"/agreements/{KEY}")).json()
+    assert (detail["mentions"], detail["sources"]) == (2, 2)
     assert detail["sightings"][0]["evidence"][0]["sentence"].startswith("The presidents")
     assert detail["sightings"][0]["alerted"] is True
+    # every article that reported it, with the copies of it folded under it
+    [reporting] = detail["articles"]
+    assert reporting["article"]["id"] == "a-shusha"
+    assert reporting["duplicates"] == [
+        {
+            "id": "a-copy",
+            "url": "https://news.example/a-copy",
+            "source": "Trend",
+            "published": "2021-10-27",
+            "title": SHUSHA.article.title,
+            "method": "text",
+            "similarity": 1.0,
+            "ingested_at": "2021-10-27T09:30:00Z",
+            "duplicate_of": "a-shusha",
+        }
+    ]
+    copy = (await client.get("/articles/a-copy")).json()
+    assert copy["agreement_keys"] == [KEY]
     none = (await client.get("/agreements", params={"party": "GEO"})).json()
     assert none == {"agreements": [], "next_cursor": None}
 
@@ -188,8 +219,14 @@ async def test_the_openapi_schema_documents_the_api(client: httpx.AsyncClient) -
     names = {p["name"] for p in search["parameters"]}
     assert names == {"q", "country", "source", "from", "to", "duplicates", "limit", "cursor"}
     assert "400" in search["responses"]
-    assert "SearchPage" in schema["components"]["schemas"]
-    assert "AgreementDetail" in schema["components"]["schemas"]
+    schemas = schema["components"]["schemas"]
+    assert "SearchPage" in schemas
+    # the detail folds each reporting article's duplicates under it; a listing counts them
+    detail_articles = schemas["AgreementDetail"]["properties"]["articles"]["items"]["$ref"]
+    assert detail_articles == "#/components/schemas/ReportingArticleWithDuplicates"
+    assert "duplicates" in schemas["ReportingArticleWithDuplicates"]["properties"]
+    assert "duplicates" not in schemas["ReportingArticle"]["properties"]
+    assert "duplicates" in schemas["AgreementSummary"]["properties"]["mentions"]["description"]
 
 
 class Unavailable:

@@ -15,7 +15,15 @@ from pactwatch.contracts import (
     Evidence,
     Signatory,
 )
-from pactwatch_indexer.indexing import AgreementState, prepare, signed_span
+from pactwatch_indexer.indexing import (
+    AgreementState,
+    CopyChanges,
+    copy_changes,
+    prepare,
+    reported_copies,
+    signed_span,
+)
+from pactwatch_indexer.responses import fold_copies
 
 T0 = datetime(2021, 10, 27, 9, 0, tzinfo=UTC)
 
@@ -172,3 +180,45 @@ def test_naive_times_are_taken_as_utc_and_nul_is_dropped() -> None:
     row = prepare([message]).articles[0]
     assert row.ingested_at == T0
     assert (row.title, row.text) == ("ab", "cd")
+
+
+def test_copy_changes_are_what_differs_and_nothing_after_a_redelivery() -> None:
+    stored = [("K1", "c1", "trend"), ("K1", "c2", None), ("K2", "c1", "trend")]
+    assert copy_changes(stored, list(reversed(stored))) == CopyChanges(gone=[], new=[])
+    assert copy_changes(stored, stored).keys == []
+    # c1 now repeats an article that reported K3 only; c2's outlet became known
+    derived = [("K1", "c2", "apa"), ("K3", "c1", "trend")]
+    changes = copy_changes(stored, derived)
+    assert changes.gone == [("K1", "c1"), ("K1", "c2"), ("K2", "c1")]
+    assert changes.new == [("K1", "c2", "apa"), ("K3", "c1", "trend")]
+    assert changes.keys == ["K1", "K2", "K3"]
+
+
+def test_new_sightings_make_the_copies_below_them_count() -> None:
+    rows = prepare([sighting("a1"), sighting("a2", seen=1), sighting("a1", title="other")])
+    below: dict[str, list[tuple[str, str | None]]] = {
+        "a1": [("c1", "trend"), ("c2", None)],
+        "elsewhere": [("c3", "apa")],
+    }
+    key = rows.sightings[0].key
+    assert reported_copies(rows.sightings, below) == [(key, "c1", "trend"), (key, "c2", None)]
+
+
+def test_each_copy_is_folded_under_the_nearest_reporting_article() -> None:
+    def copy(article_id: str, of: str) -> dict[str, str]:
+        return {"id": article_id, "duplicate_of": of}
+
+    copies = [
+        copy("c2", "c1"),  # a copy of a copy: under the article the line leads to
+        copy("c1", "a1"),
+        copy("d1", "a2"),
+        copy("a2", "a1"),  # a reporting article that repeats another stays a reporter
+        copy("lost", "gone"),  # a line that leads nowhere still shows, under the first
+        copy("x", "y"),
+        copy("y", "x"),  # links that loop end
+    ]
+    assert {
+        reporter: [c["id"] for c in rows]
+        for reporter, rows in fold_copies(["a1", "a2"], copies).items()
+    } == {"a1": ["c2", "c1", "lost", "x", "y"], "a2": ["d1"]}
+    assert fold_copies([], copies) == {}

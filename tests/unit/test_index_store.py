@@ -10,6 +10,7 @@ The builders and the backend helpers here are shared by the other indexer tests.
 from __future__ import annotations
 
 import os
+import random
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import psycopg
 import pytest
 from pactwatch.contracts import (
@@ -31,6 +33,7 @@ from pactwatch.contracts import (
     Signatory,
 )
 from pactwatch_indexer.indexing import IndexMessage
+from pactwatch_indexer.migrations import LATEST
 from pactwatch_indexer.queries import AgreementQuery, SearchQuery
 from pactwatch_indexer.searchsyntax import QueryError
 from pactwatch_indexer.store import IndexStore, open_store
@@ -532,6 +535,217 @@ async def test_agreements_page_by_cursor(store: IndexStore) -> None:
         AgreementQuery.build(parties=["AZE"], cursor=cursor)
 
 
+# --- duplicates count as mentions -------------------------------------------------------------
+
+OUTLETS = ("Trend", "APA", "Report.az", "Caliber", "Oxu.az")
+
+
+def copies_of(original: str, count: int = 5, prefix: str = "c") -> list[DuplicateDetected]:
+    """Syndicated copies of ``original``, each from another outlet."""
+    return [
+        duplicate(f"{prefix}{n}", original, SHUSHA.article.title, SHUSHA.article.text,
+                  source=OUTLETS[n % len(OUTLETS)])
+        for n in range(count)
+    ]  # fmt: skip
+
+
+async def counts(store: IndexStore, key: str = KEY) -> tuple[int, int]:
+    """(mentions, sources) as the detail and the listing both show them (they must agree)."""
+    found = await store.agreement(key)
+    assert found is not None
+    page = await store.agreements(AgreementQuery.build(limit=100))
+    listed = [a for a in page.agreements if a.key == key]
+    assert [(a.mentions, a.sources) for a in listed] == [(found.mentions, found.sources)]
+    return found.mentions, found.sources
+
+
+async def folded(store: IndexStore, key: str = KEY) -> dict[str, list[str]]:
+    """The detail's reporting articles, each with the ids of the duplicates listed under it."""
+    found = await store.agreement(key)
+    assert found is not None
+    return {a.article.id: [d.id for d in a.duplicates] for a in found.articles}
+
+
+def _arrivals() -> dict[str, list[list[IndexMessage]]]:
+    copies: list[IndexMessage] = list(copies_of("a-shusha"))
+    sightings: list[IndexMessage] = [sighted(KEY, record(), "a-shusha", first=True)]
+    return {
+        "copies before the sightings, the original last": [copies, sightings, [SHUSHA]],
+        "copies after the sightings": [[SHUSHA], sightings, copies],
+        "all in one batch": [[*copies, SHUSHA, *sightings]],
+        "one at a time, interleaved": [[m] for m in [*copies[:2], *sightings, SHUSHA, *copies[2:]]],
+    }
+
+
+@pytest.mark.parametrize("arrival", list(_arrivals()))
+async def test_syndicated_copies_count_as_mentions_whatever_the_order(
+    store: IndexStore, arrival: str
+) -> None:
+    batches = _arrivals()[arrival]
+    for batch in batches:
+        await index(store, batch)
+    # one report and five copies from five other outlets
+    assert await counts(store) == (6, 6)
+    assert await folded(store) == {"a-shusha": ["c0", "c1", "c2", "c3", "c4"]}
+    # at-least-once delivery: everything again, in the opposite order, changes nothing
+    for batch in reversed(batches):
+        await index(store, batch[::-1])
+    assert await counts(store) == (6, 6)
+    found = await store.agreement(KEY)
+    assert found is not None
+    assert [a.article.id for a in found.articles] == ["a-shusha"]
+    assert found.first_article.id == "a-shusha"
+    copy = found.articles[0].duplicates[0]
+    assert (copy.source, copy.method, copy.duplicate_of) == ("Trend", "text", "a-shusha")
+    assert copy.url == "https://news.example/c0"
+
+
+async def test_copies_from_the_same_outlet_add_mentions_not_sources(store: IndexStore) -> None:
+    await index(store, [SHUSHA, sighted(KEY, record(), "a-shusha", source="Azernews")])
+    await index(
+        store,
+        [
+            duplicate("c-same", "a-shusha", "t", "x", source="AZERNEWS"),
+            duplicate("c-none", "a-shusha", "t", "x", source=None),
+            duplicate("c-trend", "a-shusha", "t", "x", source="Trend"),
+            duplicate("c-trend2", "a-shusha", "t", "x", source="trend "),
+        ],
+    )
+    assert await counts(store) == (5, 2)
+
+
+async def test_a_copy_of_a_copy_counts_once_in_any_order(store: IndexStore) -> None:
+    first = duplicate("c1", "a-shusha", "t", "x")
+    second = duplicate("c2", "c1", "t", "x", source="APA")
+    third = duplicate("c3", "c2", "t", "x", source="Caliber")
+    # the copy of the copy arrives first, before the copy it repeats and the sightings
+    await index(store, [third])
+    await index(store, [second])
+    await index(store, [sighted(KEY, record(), "a-shusha")])
+    assert await counts(store) == (1, 1)
+    await index(store, [first])
+    assert await counts(store) == (4, 4)
+    # all three are listed under the article that reported it, each saying what it repeats
+    found = await store.agreement(KEY)
+    assert found is not None
+    assert [(d.id, d.duplicate_of) for d in found.articles[0].duplicates] == [
+        ("c1", "a-shusha"),
+        ("c2", "c1"),
+        ("c3", "c2"),
+    ]
+    await index(store, [third, second, first, sighted(KEY, record(), "a-shusha")])
+    assert await counts(store) == (4, 4)
+
+
+async def test_the_same_article_ingested_again_is_no_new_mention(store: IndexStore) -> None:
+    await index(store, [SHUSHA, sighted(KEY, record(), "a-shusha")])
+    again = duplicate("a-shusha", "a-shusha", SHUSHA.article.title, SHUSHA.article.text)
+    await index(store, [again])
+    await index(store, [again, sighted(KEY, record(), "a-shusha")])
+    assert await counts(store) == (1, 1)
+    assert await folded(store) == {"a-shusha": []}
+
+
+async def test_a_copy_counts_for_every_agreement_its_original_reported(
+    store: IndexStore,
+) -> None:
+    other = "KAZ-UZB:2021-03-01:water"
+    water = record(parties=("KAZ", "UZB"), kind="memorandum", title="water")
+    await index(
+        store,
+        [
+            sighted(KEY, record(), "a-two"),
+            sighted(other, water, "a-two"),
+            sighted(other, water, "a-water", source="Trend", seen=1),
+            enriched("a-plain", "Weather", "Rain is expected."),
+        ],
+    )
+    await index(
+        store,
+        [
+            duplicate("c-two", "a-two", "t", "x", source="APA"),
+            duplicate("c-plain", "a-plain", "t", "x", source="APA"),
+        ],
+    )
+    assert await counts(store) == (2, 2)
+    assert await counts(store, other) == (3, 3)
+    assert await folded(store, other) == {"a-two": ["c-two"], "a-water": []}
+    # the copy leads to what it counts for; the copy of an article that reported nothing, nowhere
+    copy = await store.article("c-two")
+    assert copy is not None
+    assert copy.agreement_keys == sorted([KEY, other])
+    plain = await store.article("c-plain")
+    assert plain is not None
+    assert plain.agreement_keys == []
+
+
+async def test_a_copy_found_to_be_an_original_stops_counting(store: IndexStore) -> None:
+    await index(store, [SHUSHA, sighted(KEY, record(), "a-shusha")])
+    await index(
+        store,
+        [duplicate("c1", "a-shusha", "t", "x"), duplicate("c2", "c1", "t", "x", source="APA")],
+    )
+    assert await counts(store) == (3, 3)
+    # c1 went through extraction after all: an original, which (with what repeats it) counts
+    # for what it reports itself, no longer for what a-shusha reported
+    await index(store, [enriched("c1", "Another story", "Another text.", source="Trend")])
+    assert await counts(store) == (1, 1)
+    assert await folded(store) == {"a-shusha": []}
+    c1 = await store.article("c1")
+    assert c1 is not None
+    assert (c1.duplicate_of, c1.agreement_keys, [d.id for d in c1.duplicates]) == (None, [], ["c2"])
+
+
+async def test_a_copy_linked_to_another_original_moves_its_mention(store: IndexStore) -> None:
+    other = "KAZ-UZB:2021-03-01:water"
+    water = record(parties=("KAZ", "UZB"), kind="memorandum", title="water")
+    await index(store, [sighted(KEY, record(), "a1"), sighted(other, water, "a2")])
+    await index(store, [duplicate("c", "a1", "t", "x")])
+    assert (await counts(store), await counts(store, other)) == ((2, 2), (1, 1))
+    await index(store, [duplicate("c", "a2", "t", "x")])
+    assert (await counts(store), await counts(store, other)) == ((1, 1), (2, 2))
+    assert await folded(store, other) == {"a2": ["c"]}
+
+
+async def test_links_that_loop_still_end_and_count_each_article_once(store: IndexStore) -> None:
+    # never made by the deduplicator, but a damaged stream must not hang the indexer
+    await index(store, [duplicate("x", "y", "t", "x"), duplicate("y", "x", "t", "y", source="APA")])
+    await index(store, [sighted(KEY, record(), "x", source="Azernews")])
+    assert await counts(store) == (2, 3)
+    assert await folded(store) == {"x": ["y"]}
+
+
+async def test_writers_sharing_the_index_count_as_one_would(index_url: str) -> None:
+    """Two indexer processes' stores writing at once, the copies (and copies of copies) and the
+    sightings of the same articles shuffled between them, count what one writer would."""
+    messages: list[IndexMessage] = []
+    for n in range(12):
+        messages.append(sighted(f"AZE-TUR:2021-06-15:k{n}", record(), f"o{n}", seen=n))
+        messages += [
+            duplicate(f"o{n}-c{i}", f"o{n}-c{i - 1}" if i else f"o{n}", "t", "x", source=outlet)
+            for i, outlet in enumerate(OUTLETS[:3])
+        ]
+    random.Random(4).shuffle(messages)
+    batches = [messages[i : i + 3] for i in range(0, len(messages), 3)]
+    stores = [open_store(index_url), open_store(index_url)]
+    for opened in stores:
+        await opened.open()
+    try:
+
+        async def write(store: IndexStore, mine: Sequence[Sequence[IndexMessage]]) -> None:
+            for batch in mine:
+                await index(store, batch)
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(write, stores[0], batches[0::2])
+            group.start_soon(write, stores[1], batches[1::2])
+        for n in range(12):
+            assert await counts(stores[0], f"AZE-TUR:2021-06-15:k{n}") == (4, 4)
+    finally:
+        for opened in stores:
+            await opened.close()
+
+
 # --- search -----------------------------------------------------------------------------------
 
 
@@ -681,4 +895,4 @@ async def test_no_query_text_reaches_the_database_as_syntax(store: IndexStore) -
 async def test_unknown_article_and_ping(store: IndexStore) -> None:
     assert await store.article("nope") is None
     await store.ping()
-    assert await store.schema_version() == 2
+    assert await store.schema_version() == LATEST

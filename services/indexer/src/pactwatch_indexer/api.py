@@ -137,7 +137,8 @@ def build_router(store: IndexStore) -> APIRouter:
         limit: Limit = DEFAULT_LIMIT,
         cursor: Cursor = None,
     ) -> AgreementPage:
-        """Agreements, newest first (by signing date, then first seen), with their reports."""
+        """Agreements, newest first (by signing date, then first seen), with their reports;
+        mentions count the articles that reported each and the duplicates of those."""
         query = AgreementQuery.build(
             parties=party or (),
             kind=kind,
@@ -153,7 +154,8 @@ def build_router(store: IndexStore) -> APIRouter:
         "/agreements/{key}", response_model=AgreementDetail, responses={**_MISSING, **_DOWN}
     )
     async def get_agreement(key: str) -> AgreementDetail:
-        """One agreement with its full evidence trail: every article that reported it."""
+        """One agreement with its full evidence trail: every article that reported it, each
+        with the articles that repeat it (syndicated copies, counted among the mentions)."""
         found = await store.agreement(key)
         if found is None:
             raise HTTPException(404, f"no agreement with key {key!r}")

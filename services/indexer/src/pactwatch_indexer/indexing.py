@@ -5,6 +5,12 @@ Everything here is idempotent by construction: rows are keyed by the article id,
 (agreement key, article, record digest) and the agreement key, and an agreement's fields are
 merged with :meth:`AgreementState.merge`, which gives the same answer whatever the order in
 which its sightings arrive and however often each is delivered.
+
+An agreement's mentions are the articles that reported it and their duplicates (copies, and
+copies of copies). The backends store which duplicates count for which agreement
+(:data:`Copy`), derived again from the links whenever a batch touches them, so that the
+counts too come out the same whether a duplicate arrives before its original's sightings or
+after them.
 """
 
 from __future__ import annotations
@@ -290,6 +296,49 @@ class Prepared:
     def empty(self) -> bool:
         """Nothing to write (a batch of re-ingests only)."""
         return not (self.articles or self.duplicates or self.sightings)
+
+
+Copy = tuple[str, str, str | None]
+"""A duplicate counted as a mention of an agreement: (agreement key, article id, outlet key).
+
+An article counts for an agreement when one of the articles it repeats (its original, or the
+original of that, when it copies a copy) reported the agreement."""
+
+
+@dataclass(frozen=True)
+class CopyChanges:
+    """The stored copies to delete and to insert, each sorted (the order rows are locked in)."""
+
+    gone: list[tuple[str, str]]
+    new: list[Copy]
+
+    @property
+    def keys(self) -> list[str]:
+        """The agreements whose counts change."""
+        return sorted({key for key, _ in self.gone} | {key for key, _, _ in self.new})
+
+
+def copy_changes(stored: Iterable[Copy], derived: Iterable[Copy]) -> CopyChanges:
+    """What turns the ``stored`` copies of some articles into those their links now make
+    (``derived``); nothing at all when they agree, as after a redelivery."""
+    before, after = set(stored), set(derived)
+    return CopyChanges(
+        gone=sorted({(key, article_id) for key, article_id, _ in before - after}),
+        new=sorted(after - before, key=lambda copy: (copy[0], copy[1])),
+    )
+
+
+def reported_copies(
+    sightings: Iterable[SightingRow], below: Mapping[str, Iterable[tuple[str, str | None]]]
+) -> list[Copy]:
+    """The copies new sightings make count: for each, every article below the reporting one
+    (``below`` maps an article id to the (id, outlet key) of its duplicates, at any depth)."""
+    copies = {
+        (s.key, article_id, source_key)
+        for s in sightings
+        for article_id, source_key in below.get(s.article_id, ())
+    }
+    return sorted(copies, key=lambda copy: (copy[0], copy[1]))
 
 
 def _source_key(source: str | None) -> str | None:

@@ -182,6 +182,51 @@ SQLITE = _check(
                 "CREATE INDEX agreement_sightings_article ON agreement_sightings (article_id)",
             ),
         ),
+        Migration(
+            3,
+            "duplicates count as mentions of what their original reported",
+            (
+                # one row per agreement and duplicate article that counts for it: a copy (or a
+                # copy of a copy) of an article that reported it. Kept as rows, not derived at
+                # each count, so that a writer knows what a re-linked article counted for.
+                """
+                CREATE TABLE agreement_copies (
+                    agreement_key TEXT NOT NULL,
+                    article_id TEXT NOT NULL,
+                    source_key TEXT,
+                    PRIMARY KEY (agreement_key, article_id)
+                ) WITHOUT ROWID
+                """,
+                "CREATE INDEX agreement_copies_article ON agreement_copies (article_id)",
+                """
+                WITH RECURSIVE down(agreement_key, article_id) AS (
+                    SELECT s.agreement_key, a.id
+                    FROM agreement_sightings s JOIN articles a ON a.duplicate_of = s.article_id
+                    UNION
+                    SELECT down.agreement_key, a.id
+                    FROM down JOIN articles a ON a.duplicate_of = down.article_id
+                )
+                INSERT INTO agreement_copies (agreement_key, article_id, source_key)
+                SELECT down.agreement_key, down.article_id, a.source_key
+                FROM down JOIN articles a ON a.id = down.article_id
+                """,
+                """
+                UPDATE agreements SET
+                    mentions = (SELECT count(*) FROM (
+                        SELECT article_id FROM agreement_sightings
+                        WHERE agreement_key = agreements.key
+                        UNION
+                        SELECT article_id FROM agreement_copies
+                        WHERE agreement_key = agreements.key)),
+                    sources = (SELECT count(DISTINCT source_key) FROM (
+                        SELECT source_key FROM agreement_sightings
+                        WHERE agreement_key = agreements.key
+                        UNION ALL
+                        SELECT source_key FROM agreement_copies
+                        WHERE agreement_key = agreements.key))
+                """,
+            ),
+        ),
     ]
 )
 
@@ -290,6 +335,48 @@ POSTGRES = _check(
                 )
                 """,
                 "CREATE INDEX agreement_sightings_article ON agreement_sightings (article_id)",
+            ),
+        ),
+        Migration(
+            3,
+            "duplicates count as mentions of what their original reported",
+            (
+                """
+                CREATE TABLE agreement_copies (
+                    agreement_key text COLLATE "C" NOT NULL,
+                    article_id text COLLATE "C" NOT NULL,
+                    source_key text,
+                    PRIMARY KEY (agreement_key, article_id)
+                )
+                """,
+                "CREATE INDEX agreement_copies_article ON agreement_copies (article_id)",
+                """
+                WITH RECURSIVE down(agreement_key, article_id) AS (
+                    SELECT s.agreement_key, a.id
+                    FROM agreement_sightings s
+                    JOIN articles a ON a.duplicate_of = s.article_id COLLATE "default"
+                    UNION
+                    SELECT down.agreement_key, a.id
+                    FROM down JOIN articles a ON a.duplicate_of = down.article_id COLLATE "default"
+                )
+                INSERT INTO agreement_copies (agreement_key, article_id, source_key)
+                SELECT down.agreement_key, down.article_id, a.source_key
+                FROM down JOIN articles a ON a.id = down.article_id
+                """,
+                """
+                UPDATE agreements g SET mentions = c.mentions, sources = c.sources
+                FROM (
+                    SELECT agreement_key, count(DISTINCT article_id) AS mentions,
+                           count(DISTINCT source_key) AS sources
+                    FROM (
+                        SELECT agreement_key, article_id, source_key FROM agreement_sightings
+                        UNION ALL
+                        SELECT agreement_key, article_id, source_key FROM agreement_copies
+                    ) m
+                    GROUP BY agreement_key
+                ) c
+                WHERE g.key = c.agreement_key
+                """,
             ),
         ),
     ]

@@ -3,6 +3,13 @@
 Several indexer replicas and query servers share one database. Writers never lose each
 other's updates: rows are written in key order (so two batches cannot deadlock on each other),
 and an agreement's row is locked (``FOR UPDATE``) while its sightings are merged into it.
+What counts as a mention (a sighting, or a duplicate below a reporting article) depends on
+rows other batches write: a duplicate's link, another article's sighting. So each batch,
+once its articles are written, takes one advisory lock (REGISTRY_LOCK) until it commits, and
+only then reads the links and sightings its counts come from: every batch sees every earlier
+one whole, and no count is computed from half of two concurrent writes. The lock is held for
+the registry and counts alone (milliseconds); the articles and their tsvectors, most of a
+batch's work, are written before it, side by side.
 The tsvector is computed from accent-folded text (as SQLite's ``remove_diacritics``), so
 "Turkiye" finds "Türkiye" on both backends.
 """
@@ -25,7 +32,14 @@ from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pactwatch_indexer import responses
-from pactwatch_indexer.indexing import AgreementState, ArticleRow, Prepared
+from pactwatch_indexer.indexing import (
+    AgreementState,
+    ArticleRow,
+    Copy,
+    Prepared,
+    copy_changes,
+    reported_copies,
+)
 from pactwatch_indexer.migrations import (
     POSTGRES,
     POSTGRES_MIGRATION_LOCK,
@@ -126,15 +140,76 @@ ON CONFLICT (agreement_key, article_id, record_digest) DO UPDATE SET
                                  excluded.reported_mentions),
     reported_sources = greatest(agreement_sightings.reported_sources, excluded.reported_sources)
 """
+# mentions: the articles that reported it and the duplicates of those (agreement_copies)
 _COUNT_MENTIONS = """
 UPDATE agreements g SET mentions = c.mentions, sources = c.sources
 FROM (
     SELECT agreement_key, count(DISTINCT article_id) AS mentions,
            count(DISTINCT source_key) AS sources
-    FROM agreement_sightings WHERE agreement_key = ANY(%s) GROUP BY agreement_key
+    FROM (
+        SELECT agreement_key, article_id, source_key FROM agreement_sightings
+        WHERE agreement_key = ANY(%(keys)s)
+        UNION ALL
+        SELECT agreement_key, article_id, source_key FROM agreement_copies
+        WHERE agreement_key = ANY(%(keys)s)
+    ) m
+    GROUP BY agreement_key
 ) c
 WHERE g.key = c.agreement_key
 """
+
+REGISTRY_LOCK = 0x7061637478
+"""Advisory lock each write holds from its registry part to its commit (see the docstring)."""
+
+# duplicate_of has the database's collation and ids "C": a comparison with duplicate_of is
+# made in its collation, so that its index serves, and one with an id in "C", for theirs.
+
+# The articles given and every duplicate below them, at any depth. UNION, not UNION ALL: a
+# cycle of links (which the deduplicator never makes) ends instead of looping.
+_SUBTREE = """
+WITH RECURSIVE sub(id) AS (
+    SELECT id FROM articles WHERE id = ANY(%(ids)s)
+    UNION
+    SELECT a.id FROM articles a JOIN sub ON a.duplicate_of = sub.id COLLATE "default"
+)"""
+_STORED_COPIES = (
+    _SUBTREE
+    + """
+SELECT agreement_key, article_id, source_key FROM agreement_copies
+WHERE article_id IN (SELECT id FROM sub)
+"""
+)
+# what the links make of them now: each duplicate counts for what any article above it reported
+_DERIVED_COPIES = (
+    _SUBTREE
+    + """,
+up(id, ancestor) AS (
+    SELECT a.id, a.duplicate_of FROM articles a JOIN sub ON a.id = sub.id
+    WHERE a.duplicate_of IS NOT NULL
+    UNION
+    SELECT up.id, a.duplicate_of FROM up JOIN articles a ON a.id = up.ancestor COLLATE "C"
+    WHERE a.duplicate_of IS NOT NULL
+)
+SELECT DISTINCT s.agreement_key, up.id AS article_id, d.source_key
+FROM up
+JOIN agreement_sightings s ON s.article_id = up.ancestor COLLATE "C"
+JOIN articles d ON d.id = up.id
+"""
+)
+# the duplicates below reporting articles, at any depth, by reporting article
+_BELOW = """
+WITH RECURSIVE down(reporter, id) AS (
+    SELECT duplicate_of, id FROM articles WHERE duplicate_of = ANY(%(ids)s)
+    UNION
+    SELECT down.reporter, a.id FROM down
+    JOIN articles a ON a.duplicate_of = down.id COLLATE "default"
+)
+SELECT down.reporter, down.id, a.source_key FROM down JOIN articles a ON a.id = down.id
+"""
+_DUPLICATE_COLUMNS = (
+    "id, url, source, published, title, duplicate_of, duplicate_method, duplicate_similarity,"
+    " ingested_at"
+)
 
 
 def _article_params(row: ArticleRow, now: datetime) -> dict[str, Any]:
@@ -296,12 +371,18 @@ class PostgresStore:
                 await cur.executemany(
                     _UPSERT_DUPLICATE, [_article_params(r, now) for r in batch.duplicates]
                 )
-            if batch.agreements:
-                await self._write_registry(cur, batch, now)
+            # the articles, the costly part, are written before the lock: replicas write
+            # those side by side, and queue only for the registry and counts
+            await cur.execute("SELECT pg_advisory_xact_lock(%s)", (REGISTRY_LOCK,))
+            recount = await self._write_registry(cur, batch, now) if batch.agreements else set()
+            recount.update(await self._write_copies(cur, batch))
+            if recount:
+                await cur.execute(_COUNT_MENTIONS, {"keys": sorted(recount)})
 
     async def _write_registry(
         self, cur: psycopg.AsyncCursor[DictRow], batch: Prepared, now: datetime
-    ) -> None:
+    ) -> set[str]:
+        """Merge the agreements and store the sightings; return the keys to count again."""
         keys = [a.key for a in batch.agreements]
         await cur.executemany(
             _INSERT_AGREEMENT, [_agreement_params(a, now) for a in batch.agreements]
@@ -335,7 +416,54 @@ class PostgresStore:
                 for s in batch.sightings
             ],
         )
-        await cur.execute(_COUNT_MENTIONS, (keys,))
+        return set(keys)
+
+    async def _write_copies(self, cur: psycopg.AsyncCursor[DictRow], batch: Prepared) -> list[str]:
+        """Bring agreement_copies up to date with the batch; return the keys whose copies changed.
+
+        New sightings make the duplicates below their article count. An article whose link
+        the batch may have changed (every duplicate, and an original that was counted as a
+        copy until now) has its copies, and those of the duplicates below it, derived again.
+        """
+        changed: set[str] = set()
+        reporters = sorted({s.article_id for s in batch.sightings})
+        if reporters:
+            await cur.execute(_BELOW, {"ids": reporters})
+            below: dict[str, list[tuple[str, str | None]]] = {}
+            for r in await cur.fetchall():
+                below.setdefault(r["reporter"], []).append((r["id"], r["source_key"]))
+            copies = reported_copies(batch.sightings, below)
+            if copies:
+                await cur.executemany(
+                    "INSERT INTO agreement_copies (agreement_key, article_id, source_key)"
+                    " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+                    copies,
+                )
+            changed.update(key for key, _, _ in copies)
+        relinked = {r.id for r in batch.duplicates}
+        if batch.articles:
+            await cur.execute(
+                "SELECT DISTINCT article_id FROM agreement_copies WHERE article_id = ANY(%s)",
+                ([r.id for r in batch.articles],),
+            )
+            relinked.update(r["article_id"] for r in await cur.fetchall())
+        if relinked:
+            seeds = {"ids": sorted(relinked)}
+            stored = await _copies(cur, _STORED_COPIES, seeds)
+            changes = copy_changes(stored, await _copies(cur, _DERIVED_COPIES, seeds))
+            if changes.gone:
+                await cur.executemany(
+                    "DELETE FROM agreement_copies WHERE agreement_key = %s AND article_id = %s",
+                    changes.gone,
+                )
+            if changes.new:
+                await cur.executemany(
+                    "INSERT INTO agreement_copies (agreement_key, article_id, source_key)"
+                    " VALUES (%s, %s, %s)",
+                    changes.new,
+                )
+            changed.update(changes.keys)
+        return sorted(changed)
 
     # --- reading --------------------------------------------------------------------------
 
@@ -424,16 +552,16 @@ class PostgresStore:
             if row is None:
                 return None
             await cur.execute(
-                "SELECT id, url, source, published, title, duplicate_method,"
-                " duplicate_similarity, ingested_at FROM articles WHERE duplicate_of = %s"
+                f"SELECT {_DUPLICATE_COLUMNS} FROM articles WHERE duplicate_of = %s"
                 " ORDER BY ingested_at, id",
                 (article_id,),
             )
             duplicates = await cur.fetchall()
             await cur.execute(
-                "SELECT DISTINCT agreement_key FROM agreement_sightings WHERE article_id = %s"
+                "SELECT agreement_key FROM agreement_sightings WHERE article_id = %(id)s"
+                " UNION SELECT agreement_key FROM agreement_copies WHERE article_id = %(id)s"
                 " ORDER BY agreement_key",
-                (article_id,),
+                {"id": article_id},
             )
             keys = [k["agreement_key"] for k in await cur.fetchall()]
         return responses.article(row, duplicates, keys)
@@ -498,7 +626,14 @@ class PostgresStore:
                 (key,),
             )
             sightings = await cur.fetchall()
-        return responses.agreement_detail(row, sightings)
+            await cur.execute(
+                f"SELECT {_DUPLICATE_COLUMNS} FROM agreement_copies c"
+                " JOIN articles ON articles.id = c.article_id WHERE c.agreement_key = %s"
+                " ORDER BY ingested_at, id",
+                (key,),
+            )
+            copies = await cur.fetchall()
+        return responses.agreement_detail(row, sightings, copies)
 
     async def network(self, query: NetworkQuery) -> Network:
         params: dict[str, Any] = {}
@@ -528,6 +663,13 @@ class PostgresStore:
             )
             nodes = await cur.fetchall()
         return responses.network(pairs, nodes, query.limit)
+
+
+async def _copies(
+    cur: psycopg.AsyncCursor[DictRow], sql: str, params: dict[str, Any]
+) -> list[Copy]:
+    await cur.execute(sql, params)
+    return [(r["agreement_key"], r["article_id"], r["source_key"]) for r in await cur.fetchall()]
 
 
 def _registry_filters(query: AgreementQuery | NetworkQuery, params: dict[str, Any]) -> list[str]:

@@ -66,6 +66,10 @@ class DuplicateRef(BaseModel):
     method: str | None = Field(description="How it matched: id, url, text or near.")
     similarity: float | None
     ingested_at: datetime
+    duplicate_of: str | None = Field(
+        default=None,
+        description="The article it repeats: the one it is listed under, unless it copies a copy.",
+    )
 
 
 class ArticleDetail(BaseModel):
@@ -81,7 +85,8 @@ class ArticleDetail(BaseModel):
     countries: list[str]
     agreements: list[AgreementRecord] = Field(description="Agreements the extractor found in it.")
     agreement_keys: list[str] = Field(
-        description="Registry keys of the agreements it reported (see /agreements/{key})."
+        description="Registry keys of the agreements it reported (see /agreements/{key}); for "
+        "a duplicate, those the article it repeats reported, which it counts as a mention of."
     )
     skipped: str | None = Field(description="Why extraction did not run, if it did not.")
     truncated: bool
@@ -98,6 +103,13 @@ class ReportingArticle(BaseModel):
     seen_at: datetime = Field(description="When the registry first saw this article report it.")
 
 
+class ReportingArticleWithDuplicates(ReportingArticle):
+    duplicates: list[DuplicateRef] = Field(
+        description="Articles that repeat it (syndicated copies, and copies of those), "
+        "earliest first: each counts as a mention."
+    )
+
+
 class AgreementSummary(BaseModel):
     key: str = Field(description="Canonical agreement key.")
     parties: list[str | None] = Field(description="Sorted ISO alpha-3 codes; null for non-states.")
@@ -111,10 +123,15 @@ class AgreementSummary(BaseModel):
     confidence: float = Field(description="The highest confidence of any report.")
     first_seen_at: datetime
     first_article: ArticleRef
-    mentions: int = Field(description="Distinct articles that reported it.")
+    mentions: int = Field(
+        description="Distinct articles that reported it, their duplicates (syndicated copies) "
+        "included."
+    )
     sources: int = Field(description="Distinct outlets among them.")
-    articles: list[ReportingArticle] = Field(
-        description="The articles that reported it, earliest first (at most 20 in a listing)."
+    # a Sequence, so that AgreementDetail may list the richer ReportingArticleWithDuplicates
+    articles: Sequence[ReportingArticle] = Field(
+        description="The articles that reported it, earliest first (at most 20 in a listing; "
+        "their duplicates are counted in mentions and listed by /agreements/{key})."
     )
 
 
@@ -133,6 +150,10 @@ class Sighting(BaseModel):
 
 
 class AgreementDetail(AgreementSummary):
+    articles: Sequence[ReportingArticleWithDuplicates] = Field(
+        description="Every article that reported it, earliest first, each with the articles "
+        "that repeat it."
+    )
     sightings: list[Sighting] = Field(description="Every report of it: the evidence trail.")
 
 
@@ -229,19 +250,23 @@ def article(row: Row, duplicates: Iterable[Row], agreement_keys: Iterable[str]) 
         duplicate_of=row["duplicate_of"],
         duplicate_method=row["duplicate_method"],
         duplicate_similarity=row["duplicate_similarity"],
-        duplicates=[
-            DuplicateRef(
-                id=d["id"],
-                url=d["url"],
-                source=d["source"],
-                published=d["published"],
-                title=d["title"],
-                method=d["duplicate_method"],
-                similarity=d["duplicate_similarity"],
-                ingested_at=as_utc(d["ingested_at"]),
-            )
-            for d in duplicates
-        ],
+        duplicates=[duplicate_ref(d) for d in duplicates],
+    )
+
+
+def duplicate_ref(row: Row) -> DuplicateRef:
+    """A duplicate from its articles row (id, url, source, published, title, duplicate_*,
+    ingested_at)."""
+    return DuplicateRef(
+        id=row["id"],
+        url=row["url"],
+        source=row["source"],
+        published=row["published"],
+        title=row["title"],
+        method=row["duplicate_method"],
+        similarity=row["duplicate_similarity"],
+        ingested_at=as_utc(row["ingested_at"]),
+        duplicate_of=row["duplicate_of"],
     )
 
 
@@ -285,14 +310,35 @@ def agreement_summary(row: Row, reporters: Sequence[Row]) -> AgreementSummary:
     return AgreementSummary(**_summary_fields(row, reporters))
 
 
-def agreement_detail(row: Row, sightings: Sequence[Row]) -> AgreementDetail:
-    """``sightings``: every sighting of the agreement, earliest first."""
+def fold_copies(reporters: Sequence[str], copies: Sequence[Row]) -> dict[str, list[Row]]:
+    """Each copy (an articles row with ``id`` and ``duplicate_of``) under the nearest of the
+    ``reporters`` it descends from, in the order given; a reporting article is not folded
+    under another. A copy whose line does not lead to a reporter (the links changed under a
+    concurrent writer, say) is kept, under the first reporter."""
+    reporting = set(reporters)
+    parent = {c["id"]: c["duplicate_of"] for c in copies}
+    folded: dict[str, list[Row]] = {r: [] for r in reporters}
+    for copy in copies:
+        if copy["id"] in reporting or not reporters:
+            continue
+        node, walked = copy["duplicate_of"], {copy["id"]}
+        while node not in reporting and node in parent and node not in walked:
+            walked.add(node)
+            node = parent[node]
+        folded[node if node in reporting else reporters[0]].append(copy)
+    return folded
+
+
+def agreement_detail(row: Row, sightings: Sequence[Row], copies: Sequence[Row]) -> AgreementDetail:
+    """``sightings``: every sighting of the agreement, earliest first; ``copies``: the articles
+    rows of the duplicates that count as its mentions, earliest first."""
     reporters: list[Row] = []
     seen: set[str] = set()
     for s in sightings:
         if s["article_id"] not in seen:
             seen.add(s["article_id"])
             reporters.append(s)
+    folded = fold_copies([r["article_id"] for r in reporters], copies)
     trail = []
     for s in sightings:
         record = AgreementRecord.model_validate(loads(s["record"]))
@@ -306,7 +352,17 @@ def agreement_detail(row: Row, sightings: Sequence[Row]) -> AgreementDetail:
                 record=record,
             )
         )
-    return AgreementDetail(**_summary_fields(row, reporters), sightings=trail)
+    articles = [
+        ReportingArticleWithDuplicates(
+            article=article_ref(r),
+            seen_at=as_utc(r["seen_at"]),
+            duplicates=[duplicate_ref(c) for c in folded[r["article_id"]]],
+        )
+        for r in reporters
+    ]
+    return AgreementDetail(
+        **{**_summary_fields(row, reporters), "articles": articles}, sightings=trail
+    )
 
 
 def network(pair_rows: Iterable[Row], node_rows: Iterable[Row], limit: int) -> Network:

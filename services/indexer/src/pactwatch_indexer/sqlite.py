@@ -25,7 +25,15 @@ import anyio
 import anyio.to_thread
 
 from pactwatch_indexer import responses
-from pactwatch_indexer.indexing import AgreementState, ArticleRow, Prepared, dumps
+from pactwatch_indexer.indexing import (
+    AgreementState,
+    ArticleRow,
+    Copy,
+    Prepared,
+    copy_changes,
+    dumps,
+    reported_copies,
+)
 from pactwatch_indexer.migrations import (
     SQLITE,
     SQLITE_VERSION_TABLE,
@@ -123,13 +131,60 @@ ON CONFLICT (agreement_key, article_id, record_digest) DO UPDATE SET
     reported_sources = max(reported_sources, excluded.reported_sources)
 """
 
+# mentions: the articles that reported it and the duplicates of those (agreement_copies)
 _COUNT_MENTIONS = """
 UPDATE agreements SET
-    mentions = (SELECT count(DISTINCT article_id) FROM agreement_sightings
-                WHERE agreement_key = agreements.key),
-    sources = (SELECT count(DISTINCT source_key) FROM agreement_sightings
-               WHERE agreement_key = agreements.key)
+    mentions = (SELECT count(*) FROM (
+        SELECT article_id FROM agreement_sightings WHERE agreement_key = agreements.key
+        UNION
+        SELECT article_id FROM agreement_copies WHERE agreement_key = agreements.key)),
+    sources = (SELECT count(DISTINCT source_key) FROM (
+        SELECT source_key FROM agreement_sightings WHERE agreement_key = agreements.key
+        UNION ALL
+        SELECT source_key FROM agreement_copies WHERE agreement_key = agreements.key))
 WHERE key = ?
+"""
+
+# The articles given ({seeds}) and every duplicate below them, at any depth. UNION, not
+# UNION ALL: a cycle of links (which the deduplicator never makes) ends instead of looping.
+_SUBTREE = """
+WITH RECURSIVE sub(id) AS (
+    SELECT id FROM articles WHERE id IN ({seeds})
+    UNION
+    SELECT a.id FROM articles a JOIN sub ON a.duplicate_of = sub.id
+)"""
+_STORED_COPIES = (
+    _SUBTREE
+    + """
+SELECT agreement_key, article_id, source_key FROM agreement_copies
+WHERE article_id IN (SELECT id FROM sub)
+"""
+)
+# what the links make of them now: each duplicate counts for what any article above it reported
+_DERIVED_COPIES = (
+    _SUBTREE
+    + """,
+up(id, ancestor) AS (
+    SELECT a.id, a.duplicate_of FROM articles a JOIN sub ON a.id = sub.id
+    WHERE a.duplicate_of IS NOT NULL
+    UNION
+    SELECT up.id, a.duplicate_of FROM up JOIN articles a ON a.id = up.ancestor
+    WHERE a.duplicate_of IS NOT NULL
+)
+SELECT DISTINCT s.agreement_key, up.id AS article_id, d.source_key
+FROM up
+JOIN agreement_sightings s ON s.article_id = up.ancestor
+JOIN articles d ON d.id = up.id
+"""
+)
+# the duplicates below reporting articles ({seeds}), at any depth, by reporting article
+_BELOW = """
+WITH RECURSIVE down(reporter, id) AS (
+    SELECT duplicate_of, id FROM articles WHERE duplicate_of IN ({seeds})
+    UNION
+    SELECT down.reporter, a.id FROM down JOIN articles a ON a.duplicate_of = down.id
+)
+SELECT down.reporter, down.id, a.source_key FROM down JOIN articles a ON a.id = down.id
 """
 
 
@@ -356,15 +411,17 @@ class SqliteStore:
                 c.executemany(
                     _UPSERT_DUPLICATE, [_article_params(r, now) for r in batch.duplicates]
                 )
-            if batch.agreements:
-                self._write_registry(c, batch, now)
+            recount = self._write_registry(c, batch, now) if batch.agreements else set()
+            recount.update(self._write_copies(c, batch))
+            c.executemany(_COUNT_MENTIONS, [(key,) for key in sorted(recount)])
             c.execute("COMMIT")
         except BaseException:
             if c.in_transaction:
                 c.execute("ROLLBACK")
             raise
 
-    def _write_registry(self, c: sqlite3.Connection, batch: Prepared, now: str) -> None:
+    def _write_registry(self, c: sqlite3.Connection, batch: Prepared, now: str) -> set[str]:
+        """Merge the agreements and store the sightings; return the keys to count again."""
         keys = [a.key for a in batch.agreements]
         known: dict[str, AgreementState] = {}
         for chunk in _chunks(keys):
@@ -398,7 +455,63 @@ class SqliteStore:
                 for s in batch.sightings
             ],
         )
-        c.executemany(_COUNT_MENTIONS, [(key,) for key in keys])
+        return set(keys)
+
+    def _write_copies(self, c: sqlite3.Connection, batch: Prepared) -> list[str]:
+        """Bring agreement_copies up to date with the batch; return the keys whose copies changed.
+
+        New sightings make the duplicates below their article count. An article whose link
+        the batch may have changed (every duplicate, and an original that was counted as a
+        copy until now) has its copies, and those of the duplicates below it, derived again.
+        """
+        changed: set[str] = set()
+        reporters = sorted({s.article_id for s in batch.sightings})
+        if reporters:
+            below: dict[str, list[tuple[str, str | None]]] = {}
+            for chunk in _chunks(reporters):
+                for reporter, article_id, source_key in c.execute(
+                    _BELOW.format(seeds=_marks(len(chunk))), chunk
+                ):
+                    below.setdefault(reporter, []).append((article_id, source_key))
+            copies = reported_copies(batch.sightings, below)
+            c.executemany(
+                "INSERT OR IGNORE INTO agreement_copies (agreement_key, article_id, source_key)"
+                " VALUES (?, ?, ?)",
+                copies,
+            )
+            changed.update(key for key, _, _ in copies)
+        relinked = {r.id for r in batch.duplicates}
+        originals = [r.id for r in batch.articles]
+        for chunk in _chunks(originals):
+            relinked.update(
+                row[0]
+                for row in c.execute(
+                    "SELECT DISTINCT article_id FROM agreement_copies"
+                    f" WHERE article_id IN ({_marks(len(chunk))})",
+                    chunk,
+                )
+            )
+        if relinked:
+            stored: list[Copy] = []
+            derived: list[Copy] = []
+            for chunk in _chunks(sorted(relinked)):
+                seeds = _marks(len(chunk))
+                for sql, found in ((_STORED_COPIES, stored), (_DERIVED_COPIES, derived)):
+                    found.extend(
+                        (r[0], r[1], r[2]) for r in c.execute(sql.format(seeds=seeds), chunk)
+                    )
+            changes = copy_changes(stored, derived)
+            c.executemany(
+                "DELETE FROM agreement_copies WHERE agreement_key = ? AND article_id = ?",
+                changes.gone,
+            )
+            c.executemany(
+                "INSERT INTO agreement_copies (agreement_key, article_id, source_key)"
+                " VALUES (?, ?, ?)",
+                changes.new,
+            )
+            changed.update(changes.keys)
+        return sorted(changed)
 
     # --- reading --------------------------------------------------------------------------
 
@@ -519,19 +632,26 @@ def _snippets(
     return {row[0]: row[1] for row in rows}
 
 
+_DUPLICATE_COLUMNS = (
+    "id, url, source, published, title, duplicate_of, duplicate_method, duplicate_similarity,"
+    " ingested_at"
+)
+
+
 def _article(conn: sqlite3.Connection, article_id: str) -> ArticleDetail | None:
     row = conn.execute("SELECT * FROM articles WHERE id = ?", (article_id,)).fetchone()
     if row is None:
         return None
     duplicates = conn.execute(
-        "SELECT id, url, source, published, title, duplicate_method, duplicate_similarity,"
-        " ingested_at FROM articles WHERE duplicate_of = ? ORDER BY ingested_at, id",
+        f"SELECT {_DUPLICATE_COLUMNS} FROM articles WHERE duplicate_of = ?"
+        " ORDER BY ingested_at, id",
         (article_id,),
     ).fetchall()
     keys = conn.execute(
-        "SELECT DISTINCT agreement_key FROM agreement_sightings WHERE article_id = ?"
+        "SELECT agreement_key FROM agreement_sightings WHERE article_id = ?"
+        " UNION SELECT agreement_key FROM agreement_copies WHERE article_id = ?"
         " ORDER BY agreement_key",
-        (article_id,),
+        (article_id, article_id),
     ).fetchall()
     return responses.article(row, duplicates, [k[0] for k in keys])
 
@@ -613,7 +733,13 @@ def _agreement(conn: sqlite3.Connection, key: str) -> AgreementDetail | None:
         " ORDER BY seen_at, article_id, record_digest",
         (key,),
     ).fetchall()
-    return responses.agreement_detail(row, sightings)
+    copies = conn.execute(
+        f"SELECT {_DUPLICATE_COLUMNS} FROM agreement_copies c"
+        " JOIN articles ON articles.id = c.article_id WHERE c.agreement_key = ?"
+        " ORDER BY ingested_at, id",
+        (key,),
+    ).fetchall()
+    return responses.agreement_detail(row, sightings, copies)
 
 
 def _network(conn: sqlite3.Connection, query: NetworkQuery) -> Network:
