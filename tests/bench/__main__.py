@@ -53,6 +53,27 @@ from tests.support import ROOT, RedisServer
 OUT = ROOT / ".bench"
 WEBHOOK_SUBSCRIPTIONS = 100
 DUPLICATE_SHARE = 0.3
+DEFINITIONS = {
+    "baseline_articles_per_s": "bare nlp.pipe (the extractor's model and excluded pipes, "
+    "batches of 32) in one process over the texts the extractor reads",
+    "baseline_parallel_articles_per_s": "the same in as many processes as extractor replicas, "
+    "the texts dealt out between them",
+    "pipeline_articles_per_s": "articles POSTed to ingest in batches of 50 as fast as it "
+    "answers, from the first POST to the last article's indexed_at in the index",
+    "ratio": "pipeline_articles_per_s / baseline_parallel_articles_per_s (equal cores)",
+    "ratio_with_duplicates": "the pipeline with 30% near-duplicates / the same baseline",
+    "scaling_2_vs_1": "pipeline throughput with 2 extractor replicas / with 1",
+    "latency_ms.ingest_to_indexed": "indexed_at - ingested_at of each article, at half the "
+    "measured capacity, one article per POST at a steady rate",
+    "latency_ms.ingest_to_alert": "latency_ms of each alert (the notifier's own measure)",
+    "latency_ms.ingest_to_webhook": "arrival at a local receiver - (detected_at - latency_ms)",
+    "stage_articles_per_s": "one service alone: ingest over HTTP; the workers from the moment "
+    "their input is appended to the stream until their group has acknowledged all of it",
+    "cpu_ms_per_article": "CPU time of each process during the timed part, per article",
+    "cpu_ratio": "bare nlp.pipe CPU ms per article (parallel run) / the pipeline's CPU ms per "
+    "article summed over its processes and Redis: the throughput ratio to expect when every "
+    "core is the benchmark's; it does not move with other load on the machine",
+}
 
 
 def _int(name: str, default: int) -> int:
@@ -79,6 +100,17 @@ def nlp_yardsticks(articles: list[BenchArticle], processes: int, work: Path) -> 
     )
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def _cpu_ratio(bare: dict[str, Any], run: dict[str, Any]) -> float | None:
+    """Bare nlp.pipe's CPU per article / the pipeline's (every service and Redis; not this
+    driver): the ratio the machine would give if every core were the benchmark's. Unlike the
+    throughput ratio it does not move when other work takes cores away."""
+    per = run.get("cpu_ms_per_article")
+    if not per or not bare.get("cpu_ms_per_article"):
+        return None
+    ours = sum(float(v) for k, v in per.items() if k != "bench driver")
+    return round(float(bare["cpu_ms_per_article"]) / ours, 3)
 
 
 @contextmanager
@@ -215,6 +247,8 @@ def main() -> int:
         "duplicates_detected": dup_run.duplicates,
         "duplicates_generated": sum(1 for a in with_duplicates if a.duplicate_of),
         "ratio_with_duplicates": round(dup_run.articles_per_s / parallel, 3),
+        "cpu_ratio": _cpu_ratio(nlp["parallel_bare"], run_summary(main_run)),
+        "cpu_ratio_with_duplicates": _cpu_ratio(nlp["parallel_bare"], run_summary(dup_run)),
         "scaling_articles_per_s": {str(k): v for k, v in sorted(scaling.items())},
         "scaling_2_vs_1": two_vs_one,
         "latency_ms": {
@@ -244,6 +278,7 @@ def main() -> int:
         "runs": {r.name: run_summary(r) for r in runs},
     }
     results["targets"] = report.targets(results)
+    results["definitions"] = DEFINITIONS
     OUT.mkdir(exist_ok=True)
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
     print(report.table(results))
