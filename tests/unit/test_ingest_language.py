@@ -41,3 +41,20 @@ def test_too_little_text_is_unknown_with_a_reason(text: str) -> None:
 def test_a_long_text_is_judged_on_its_beginning() -> None:
     english = " ".join([TEXTS["en"]] * 40)  # past the sample the classifier reads
     assert detect_language(english + " " + " ".join([TEXTS["fr"]] * 400)).code == "en"
+
+
+def test_plain_english_news_never_waits_for_the_classifier(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pactwatch_ingest.language as language
+
+    def unavailable() -> object:
+        raise AssertionError("the classifier was asked about plain English")
+
+    monkeypatch.setattr(language, "_identifier", unavailable)
+    text = (
+        "Kenya and Uganda signed an agreement on Monday to build a railway between their "
+        "capitals, officials said after talks in Entebbe. The line will be financed by the two "
+        "governments and is to carry freight and passengers from the end of next year."
+    )
+    assert language.detect_language(text).code == "en"
