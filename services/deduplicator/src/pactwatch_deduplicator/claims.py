@@ -60,9 +60,13 @@ redis.call('PEXPIRE', KEYS[1], window)
 local oldest = string.format('%.0f', (now - window) * 1000)
 local seen = {}
 local out = {}
-for i = 3, #KEYS do
-  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', '(' .. oldest)
-  local members = redis.call('ZRANGEBYSCORE', KEYS[i], '-inf', '(' .. score, 'WITHSCORES')
+for band in string.gmatch(ARGV[6], '[^,]+') do
+  local key = ARGV[5] .. band
+  -- most bands hold one or two articles: drop expired entries only where some gather
+  if redis.call('ZCARD', key) > 8 then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. oldest)
+  end
+  local members = redis.call('ZRANGEBYSCORE', key, '-inf', '(' .. score, 'WITHSCORES')
   for j = 1, #members, 2 do
     local member = members[j]
     if not seen[member] then
@@ -76,8 +80,8 @@ for i = 3, #KEYS do
       end
     end
   end
-  redis.call('ZADD', KEYS[i], score, ARGV[1])
-  redis.call('PEXPIRE', KEYS[i], window)
+  redis.call('ZADD', key, score, ARGV[1])
+  redis.call('PEXPIRE', key, window)
 end
 return out
 """
@@ -104,16 +108,16 @@ class RedisLsh:
         pipe: Any = self._redis.pipeline(transaction=False)
         async with pipe:
             for article_id, bands, signature in claims:
-                keys = [
-                    f"{self._base}sig:{article_id}",
-                    f"{self._base}seq",
-                    *(f"{self._base}band:{band}" for band in bands),
-                ]
+                # the band keys travel as one argument: packing 53 keys a call cost more
+                # than the script itself (they share the {lsh} slot with the declared keys)
+                keys = [f"{self._base}sig:{article_id}", f"{self._base}seq"]
                 args: list[str | bytes | int] = [
                     article_id,
                     signature,
                     self._window_ms,
                     f"{self._base}sig:",
+                    f"{self._base}band:",
+                    ",".join(bands),
                 ]
                 await self._script(keys=keys, args=args, client=pipe)
             replies = await pipe.execute()

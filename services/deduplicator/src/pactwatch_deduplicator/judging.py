@@ -69,18 +69,17 @@ async def judge_exact(
     Articles are claimed in batch order, so of two copies in one batch the first wins.
     """
     claims: list[tuple[str, str]] = []
-    spans: list[tuple[int, int]] = []
+    keyed: list[tuple[list[tuple[Method, str]], str, int]] = []
     for article, ingested_at in batch:
         value = owner_value(article, ingested_at)
-        start = len(claims)
-        claims.extend((key, value) for _, key in identities(article))
-        spans.append((start, len(claims)))
+        keys = identities(article)
+        keyed.append((keys, value, len(claims)))
+        claims.extend((key, value) for _, key in keys)
     owners = await store.claim_many(claims)
     verdicts = []
-    for (article, ingested_at), (start, end) in zip(batch, spans, strict=True):
-        mine = owner_value(article, ingested_at)
+    for (article, _), (keys, mine, start) in zip(batch, keyed, strict=True):
         verdict = Verdict(article.id, None)
-        for (method, _), owner in zip(identities(article), owners[start:end], strict=True):
+        for (method, _), owner in zip(keys, owners[start : start + len(keys)], strict=True):
             if owner != mine:
                 verdict = Verdict(article.id, owner.split(" ", 1)[0], method)
                 break

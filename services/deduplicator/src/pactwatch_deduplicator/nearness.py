@@ -9,9 +9,9 @@ threshold of 0.5 sits in that gap, nearer the duplicates so that heavier edits s
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
+import zlib
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -63,7 +63,13 @@ class Fingerprinter:
     def signature(self, text: str) -> np.ndarray:
         """The MinHash signature (uint32 values) of a text's shingles."""
         m = MinHash(
-            num_perm=self.num_perm, seed=SEED, permutations=self._permutations, scheme=_SCHEME
+            num_perm=self.num_perm,
+            seed=SEED,
+            permutations=self._permutations,
+            scheme=_SCHEME,
+            # crc32 hashes a shingle to 32 bits in C; datasketch's default, sha1, cost a
+            # third of the deduplicator's time per article
+            hashfunc=zlib.crc32,
         )
         grams = shingles(text)
         if grams:
@@ -72,11 +78,9 @@ class Fingerprinter:
         return values
 
     def bands(self, signature: np.ndarray) -> list[str]:
-        """One key per LSH band: texts sharing a band key are candidates."""
-        return [
-            f"{n}:{hashlib.blake2b(signature[a:b].tobytes(), digest_size=8).hexdigest()}"
-            for n, (a, b) in enumerate(self._ranges)
-        ]
+        """One key per LSH band (its values in hex): texts sharing a band key are candidates."""
+        raw = signature.tobytes()
+        return [f"{n}:{raw[a * 4 : b * 4].hex()}" for n, (a, b) in enumerate(self._ranges)]
 
 
 def similarity(a: np.ndarray | bytes, b: np.ndarray | bytes) -> float:
