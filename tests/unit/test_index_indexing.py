@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 from pactwatch.contracts import (
     AgreementRecord,
@@ -17,10 +18,12 @@ from pactwatch.contracts import (
 )
 from pactwatch_indexer.indexing import (
     AgreementState,
+    ArticleLink,
+    Copy,
     CopyChanges,
     copy_changes,
+    plan_copies,
     prepare,
-    reported_copies,
     signed_span,
 )
 from pactwatch_indexer.responses import fold_copies
@@ -194,14 +197,95 @@ def test_copy_changes_are_what_differs_and_nothing_after_a_redelivery() -> None:
     assert changes.keys == ["K1", "K2", "K3"]
 
 
-def test_new_sightings_make_the_copies_below_them_count() -> None:
-    rows = prepare([sighting("a1"), sighting("a2", seen=1), sighting("a1", title="other")])
-    below: dict[str, list[tuple[str, str | None]]] = {
-        "a1": [("c1", "trend"), ("c2", None)],
-        "elsewhere": [("c3", "apa")],
-    }
-    key = rows.sightings[0].key
-    assert reported_copies(rows.sightings, below) == [(key, "c1", "trend"), (key, "c2", None)]
+class Tables:
+    """The rows plan_copies reads, in memory; it answers each fetch as a backend would."""
+
+    def __init__(
+        self,
+        articles: list[ArticleLink],
+        sightings: list[tuple[str, str]],
+        stored: list[Copy] | None = None,
+    ) -> None:
+        self.articles, self.sightings, self.stored = articles, sightings, stored or []
+        self.fetches: list[tuple[str, list[str]]] = []
+
+    def answer(self, what: str, ids: list[str]) -> list[Any]:
+        self.fetches.append((what, ids))
+        wanted = set(ids)
+        if what == "below":
+            return [a for a in self.articles if a[1] in wanted]
+        if what == "rows":
+            return [a for a in self.articles if a[0] in wanted]
+        if what == "reported":
+            return sorted({s for s in self.sightings if s[1] in wanted})
+        assert what == "stored"
+        return [c for c in self.stored if c[1] in wanted]
+
+    def plan(self, reporters: list[str], relinked: list[str]) -> CopyChanges:
+        plan = plan_copies(reporters, relinked)
+        try:
+            fetch = next(plan)
+            while True:
+                fetch = plan.send(self.answer(*fetch))
+        except StopIteration as done:
+            changes: CopyChanges = done.value
+        return changes
+
+
+# o reported K1 and K2; c1 repeats o, c2 repeats c1 (a copy of a copy); x repeats a-none,
+# which reported nothing; r repeats o and reported K3 itself; d repeats r
+ARTICLES: list[ArticleLink] = [
+    ("o", None, "azernews"),
+    ("c1", "o", "trend"),
+    ("c2", "c1", "apa"),
+    ("x", "a-none", "apa"),
+    ("r", "o", "report"),
+    ("d", "r", None),
+]
+SIGHTINGS = [("K1", "o"), ("K2", "o"), ("K3", "r")]
+
+
+def test_new_sightings_make_every_copy_below_them_count() -> None:
+    tables = Tables(ARTICLES, SIGHTINGS)
+    changes = tables.plan(["o"], [])
+    assert changes.gone == []
+    assert changes.new == [
+        ("K1", "c1", "trend"), ("K1", "c2", "apa"), ("K1", "d", None), ("K1", "r", "report"),
+        ("K2", "c1", "trend"), ("K2", "c2", "apa"), ("K2", "d", None), ("K2", "r", "report"),
+        ("K3", "d", None),
+    ]  # fmt: skip
+    # a reporting article with nothing below it asks once, and changes nothing
+    quiet = Tables(ARTICLES, SIGHTINGS)
+    assert quiet.plan(["c2"], []) == CopyChanges(gone=[], new=[])
+    assert quiet.fetches == [("below", ["c2"])]
+
+
+def test_a_copy_of_a_copy_counts_for_what_is_reported_above_it() -> None:
+    changes = Tables(ARTICLES, SIGHTINGS).plan([], ["c2"])
+    assert changes.new == [("K1", "c2", "apa"), ("K2", "c2", "apa")]
+    assert Tables(ARTICLES, SIGHTINGS).plan([], ["x"]) == CopyChanges(gone=[], new=[])
+
+
+def test_what_is_stored_already_is_not_written_again() -> None:
+    stored: list[Copy] = [("K1", "c1", "trend"), ("K2", "c1", "trend"), ("K9", "c1", "trend")]
+    changes = Tables(ARTICLES[:2], SIGHTINGS, stored).plan([], ["c1"])
+    # K9: c1 was counted for it under an earlier link; that link is gone
+    assert changes == CopyChanges(gone=[("K9", "c1")], new=[])
+
+
+def test_an_original_once_counted_as_a_copy_takes_its_copies_along() -> None:
+    # c1 became an original: neither it nor c2 below it counts for what o reported
+    articles = [("c1", None, "trend") if a[0] == "c1" else a for a in ARTICLES]
+    stored: list[Copy] = [("K1", "c1", "trend"), ("K1", "c2", "apa"), ("K2", "c1", "trend")]
+    changes = Tables(articles, SIGHTINGS, stored).plan([], ["c1"])
+    assert changes == CopyChanges(gone=[("K1", "c1"), ("K1", "c2"), ("K2", "c1")], new=[])
+
+
+def test_links_that_loop_end() -> None:
+    looped: list[ArticleLink] = [("x", "y", "trend"), ("y", "x", "apa")]
+    changes = Tables(looped, [("K", "x")]).plan(["x"], ["x", "y"])
+    # y repeats x, which reported K; x repeats y only, which reported nothing
+    assert changes.new == [("K", "y", "apa")]
 
 
 def test_each_copy_is_folded_under_the_nearest_reporting_article() -> None:

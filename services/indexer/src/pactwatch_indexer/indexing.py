@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import calendar
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Generator, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -328,17 +328,113 @@ def copy_changes(stored: Iterable[Copy], derived: Iterable[Copy]) -> CopyChanges
     )
 
 
-def reported_copies(
-    sightings: Iterable[SightingRow], below: Mapping[str, Iterable[tuple[str, str | None]]]
-) -> list[Copy]:
-    """The copies new sightings make count: for each, every article below the reporting one
-    (``below`` maps an article id to the (id, outlet key) of its duplicates, at any depth)."""
-    copies = {
-        (s.key, article_id, source_key)
-        for s in sightings
-        for article_id, source_key in below.get(s.article_id, ())
-    }
-    return sorted(copies, key=lambda copy: (copy[0], copy[1]))
+ArticleLink = tuple[str, str | None, str | None]
+"""An article's id, the id of the article it repeats (None for an original) and its outlet key."""
+
+
+class DuplicateLinks:
+    """The duplicate links around some articles, as far as they have been fetched.
+
+    A loop of links (which the deduplicator never makes) ends wherever it comes back.
+    """
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str | None] = {}
+        self.source: dict[str, str | None] = {}
+        self._children: dict[str, list[str]] = {}
+        self._fetched: set[str] = set()
+        self._expanded: set[str] = set()
+
+    def add(self, rows: Iterable[ArticleLink]) -> None:
+        """Record articles' rows as fetched."""
+        for article_id, duplicate_of, source_key in rows:
+            if article_id in self.parent:
+                continue
+            self.parent[article_id] = duplicate_of
+            self.source[article_id] = source_key
+            if duplicate_of is not None:
+                self._children.setdefault(duplicate_of, []).append(article_id)
+
+    def to_expand(self, ids: Iterable[str]) -> list[str]:
+        """Of ``ids``, those whose duplicates are still to fetch (from now on taken as fetched)."""
+        wanted = sorted(set(ids) - self._expanded)
+        self._expanded.update(wanted)
+        return wanted
+
+    def to_fetch(self, ids: Iterable[str]) -> list[str]:
+        """Of ``ids``, those whose own rows are still to fetch (from now on taken as fetched)."""
+        wanted = sorted(set(ids) - self._fetched - self.parent.keys())
+        self._fetched.update(wanted)
+        return wanted
+
+    def below(self, article_id: str) -> set[str]:
+        """Every article that repeats ``article_id``, or repeats one of those, and so on."""
+        found: set[str] = set()
+        queue = [article_id]
+        while queue:
+            for child in self._children.get(queue.pop(), ()):
+                if child != article_id and child not in found:
+                    found.add(child)
+                    queue.append(child)
+        return found
+
+    def above(self, article_id: str) -> list[str]:
+        """The article ``article_id`` repeats, the one that one repeats, and so on."""
+        chain: list[str] = []
+        node = self.parent.get(article_id)
+        while node is not None and node != article_id and node not in chain:
+            chain.append(node)
+            node = self.parent.get(node)
+        return chain
+
+
+Fetch = tuple[str, list[str]]
+"""What :func:`plan_copies` asks the backend to read, and for which article ids."""
+
+
+def plan_copies(
+    reporters: Iterable[str], relinked: Iterable[str]
+) -> Generator[Fetch, list[Any], CopyChanges]:
+    """The copies to delete and insert after a batch, derived from the links as they now are.
+
+    ``reporters`` are the articles of the batch's sightings; ``relinked``, the articles whose
+    link it may have changed. Every duplicate below any of them, and the relinked articles
+    themselves, count for what the articles above them reported. The backend drives this
+    generator (no I/O here): it reads what each yielded fetch names and sends back the rows:
+
+    - ``("below", ids)``: (id, duplicate_of, source_key) of the articles repeating one of ids;
+    - ``("rows", ids)``: the same, of the articles with those ids;
+    - ``("reported", ids)``: (agreement_key, article_id) of those articles' sightings;
+    - ``("stored", ids)``: (agreement_key, article_id, source_key) of their stored copies.
+    """
+    links = DuplicateLinks()
+    moved = set(relinked)
+    starts = set(reporters) | moved
+    frontier = links.to_expand(starts)
+    while frontier:
+        found = yield ("below", frontier)
+        links.add(found)
+        frontier = links.to_expand(row[0] for row in found)
+    members = moved.union(*(links.below(article_id) for article_id in starts))
+    frontier = links.to_fetch(members)
+    while frontier:
+        found = yield ("rows", frontier)
+        links.add(found)
+        frontier = links.to_fetch(row[1] for row in found if row[1] is not None)
+    above = {article_id: links.above(article_id) for article_id in members}
+    reported: dict[str, set[str]] = {}
+    ancestors = sorted({ancestor for chain in above.values() for ancestor in chain})
+    if ancestors:
+        for key, article_id in (yield ("reported", ancestors)):
+            reported.setdefault(article_id, set()).add(key)
+    stored: list[Copy] = list((yield ("stored", sorted(members)))) if members else []
+    derived = [
+        (key, article_id, links.source.get(article_id))
+        for article_id, chain in above.items()
+        for ancestor in chain
+        for key in reported.get(ancestor, ())
+    ]
+    return copy_changes(stored, derived)
 
 
 def _source_key(source: str | None) -> str | None:

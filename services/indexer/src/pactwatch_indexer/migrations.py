@@ -199,16 +199,17 @@ SQLITE = _check(
                 """,
                 "CREATE INDEX agreement_copies_article ON agreement_copies (article_id)",
                 """
-                WITH RECURSIVE down(agreement_key, article_id) AS (
-                    SELECT s.agreement_key, a.id
+                WITH RECURSIVE down(agreement_key, reporter, article_id) AS (
+                    SELECT s.agreement_key, s.article_id, a.id
                     FROM agreement_sightings s JOIN articles a ON a.duplicate_of = s.article_id
                     UNION
-                    SELECT down.agreement_key, a.id
+                    SELECT down.agreement_key, down.reporter, a.id
                     FROM down JOIN articles a ON a.duplicate_of = down.article_id
                 )
                 INSERT INTO agreement_copies (agreement_key, article_id, source_key)
-                SELECT down.agreement_key, down.article_id, a.source_key
+                SELECT DISTINCT down.agreement_key, down.article_id, a.source_key
                 FROM down JOIN articles a ON a.id = down.article_id
+                WHERE down.article_id <> down.reporter
                 """,
                 """
                 UPDATE agreements SET
@@ -350,18 +351,21 @@ POSTGRES = _check(
                 )
                 """,
                 "CREATE INDEX agreement_copies_article ON agreement_copies (article_id)",
+                # duplicate_of has the database's collation: compared in it, its index serves.
+                # A copy is below a reporting article, never the reporting article itself.
                 """
-                WITH RECURSIVE down(agreement_key, article_id) AS (
-                    SELECT s.agreement_key, a.id
+                WITH RECURSIVE down(agreement_key, reporter, article_id) AS (
+                    SELECT s.agreement_key, s.article_id, a.id
                     FROM agreement_sightings s
                     JOIN articles a ON a.duplicate_of = s.article_id COLLATE "default"
                     UNION
-                    SELECT down.agreement_key, a.id
+                    SELECT down.agreement_key, down.reporter, a.id
                     FROM down JOIN articles a ON a.duplicate_of = down.article_id COLLATE "default"
                 )
                 INSERT INTO agreement_copies (agreement_key, article_id, source_key)
-                SELECT down.agreement_key, down.article_id, a.source_key
+                SELECT DISTINCT down.agreement_key, down.article_id, a.source_key
                 FROM down JOIN articles a ON a.id = down.article_id
+                WHERE down.article_id <> down.reporter
                 """,
                 """
                 UPDATE agreements g SET mentions = c.mentions, sources = c.sources

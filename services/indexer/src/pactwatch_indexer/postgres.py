@@ -35,10 +35,9 @@ from pactwatch_indexer import responses
 from pactwatch_indexer.indexing import (
     AgreementState,
     ArticleRow,
-    Copy,
+    CopyChanges,
     Prepared,
-    copy_changes,
-    reported_copies,
+    plan_copies,
 )
 from pactwatch_indexer.migrations import (
     POSTGRES,
@@ -161,51 +160,15 @@ WHERE g.key = c.agreement_key
 REGISTRY_LOCK = 0x7061637478
 """Advisory lock each write holds from its registry part to its commit (see the docstring)."""
 
-# duplicate_of has the database's collation and ids "C": a comparison with duplicate_of is
-# made in its collation, so that its index serves, and one with an id in "C", for theirs.
-
-# The articles given and every duplicate below them, at any depth. UNION, not UNION ALL: a
-# cycle of links (which the deduplicator never makes) ends instead of looping.
-_SUBTREE = """
-WITH RECURSIVE sub(id) AS (
-    SELECT id FROM articles WHERE id = ANY(%(ids)s)
-    UNION
-    SELECT a.id FROM articles a JOIN sub ON a.duplicate_of = sub.id COLLATE "default"
-)"""
-_STORED_COPIES = (
-    _SUBTREE
-    + """
-SELECT agreement_key, article_id, source_key FROM agreement_copies
-WHERE article_id IN (SELECT id FROM sub)
-"""
-)
-# what the links make of them now: each duplicate counts for what any article above it reported
-_DERIVED_COPIES = (
-    _SUBTREE
-    + """,
-up(id, ancestor) AS (
-    SELECT a.id, a.duplicate_of FROM articles a JOIN sub ON a.id = sub.id
-    WHERE a.duplicate_of IS NOT NULL
-    UNION
-    SELECT up.id, a.duplicate_of FROM up JOIN articles a ON a.id = up.ancestor COLLATE "C"
-    WHERE a.duplicate_of IS NOT NULL
-)
-SELECT DISTINCT s.agreement_key, up.id AS article_id, d.source_key
-FROM up
-JOIN agreement_sightings s ON s.article_id = up.ancestor COLLATE "C"
-JOIN articles d ON d.id = up.id
-"""
-)
-# the duplicates below reporting articles, at any depth, by reporting article
-_BELOW = """
-WITH RECURSIVE down(reporter, id) AS (
-    SELECT duplicate_of, id FROM articles WHERE duplicate_of = ANY(%(ids)s)
-    UNION
-    SELECT down.reporter, a.id FROM down
-    JOIN articles a ON a.duplicate_of = down.id COLLATE "default"
-)
-SELECT down.reporter, down.id, a.source_key FROM down JOIN articles a ON a.id = down.id
-"""
+# what plan_copies (indexing.py) asks to read, for a list of article ids
+_FETCHES = {
+    "below": "SELECT id, duplicate_of, source_key FROM articles WHERE duplicate_of = ANY(%s)",
+    "rows": "SELECT id, duplicate_of, source_key FROM articles WHERE id = ANY(%s)",
+    "reported": "SELECT DISTINCT agreement_key, article_id FROM agreement_sightings"
+    " WHERE article_id = ANY(%s)",
+    "stored": "SELECT agreement_key, article_id, source_key FROM agreement_copies"
+    " WHERE article_id = ANY(%s)",
+}
 _DUPLICATE_COLUMNS = (
     "id, url, source, published, title, duplicate_of, duplicate_method, duplicate_similarity,"
     " ingested_at"
@@ -421,25 +384,9 @@ class PostgresStore:
     async def _write_copies(self, cur: psycopg.AsyncCursor[DictRow], batch: Prepared) -> list[str]:
         """Bring agreement_copies up to date with the batch; return the keys whose copies changed.
 
-        New sightings make the duplicates below their article count. An article whose link
-        the batch may have changed (every duplicate, and an original that was counted as a
-        copy until now) has its copies, and those of the duplicates below it, derived again.
+        The articles whose link the batch may have changed are every duplicate in it and any
+        original that was counted as a copy until now (see :func:`plan_copies`).
         """
-        changed: set[str] = set()
-        reporters = sorted({s.article_id for s in batch.sightings})
-        if reporters:
-            await cur.execute(_BELOW, {"ids": reporters})
-            below: dict[str, list[tuple[str, str | None]]] = {}
-            for r in await cur.fetchall():
-                below.setdefault(r["reporter"], []).append((r["id"], r["source_key"]))
-            copies = reported_copies(batch.sightings, below)
-            if copies:
-                await cur.executemany(
-                    "INSERT INTO agreement_copies (agreement_key, article_id, source_key)"
-                    " VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                    copies,
-                )
-            changed.update(key for key, _, _ in copies)
         relinked = {r.id for r in batch.duplicates}
         if batch.articles:
             await cur.execute(
@@ -447,23 +394,27 @@ class PostgresStore:
                 ([r.id for r in batch.articles],),
             )
             relinked.update(r["article_id"] for r in await cur.fetchall())
-        if relinked:
-            seeds = {"ids": sorted(relinked)}
-            stored = await _copies(cur, _STORED_COPIES, seeds)
-            changes = copy_changes(stored, await _copies(cur, _DERIVED_COPIES, seeds))
-            if changes.gone:
-                await cur.executemany(
-                    "DELETE FROM agreement_copies WHERE agreement_key = %s AND article_id = %s",
-                    changes.gone,
-                )
-            if changes.new:
-                await cur.executemany(
-                    "INSERT INTO agreement_copies (agreement_key, article_id, source_key)"
-                    " VALUES (%s, %s, %s)",
-                    changes.new,
-                )
-            changed.update(changes.keys)
-        return sorted(changed)
+        plan = plan_copies((s.article_id for s in batch.sightings), relinked)
+        try:
+            fetch = next(plan)
+            while True:
+                what, ids = fetch
+                await cur.execute(_FETCHES[what], (ids,))
+                fetch = plan.send([tuple(row.values()) for row in await cur.fetchall()])
+        except StopIteration as done:
+            changes: CopyChanges = done.value
+        if changes.gone:
+            await cur.executemany(
+                "DELETE FROM agreement_copies WHERE agreement_key = %s AND article_id = %s",
+                changes.gone,
+            )
+        if changes.new:
+            await cur.executemany(
+                "INSERT INTO agreement_copies (agreement_key, article_id, source_key)"
+                " VALUES (%s, %s, %s)",
+                changes.new,
+            )
+        return changes.keys
 
     # --- reading --------------------------------------------------------------------------
 
@@ -663,13 +614,6 @@ class PostgresStore:
             )
             nodes = await cur.fetchall()
         return responses.network(pairs, nodes, query.limit)
-
-
-async def _copies(
-    cur: psycopg.AsyncCursor[DictRow], sql: str, params: dict[str, Any]
-) -> list[Copy]:
-    await cur.execute(sql, params)
-    return [(r["agreement_key"], r["article_id"], r["source_key"]) for r in await cur.fetchall()]
 
 
 def _registry_filters(query: AgreementQuery | NetworkQuery, params: dict[str, Any]) -> list[str]:

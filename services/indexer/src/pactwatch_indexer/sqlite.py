@@ -28,11 +28,10 @@ from pactwatch_indexer import responses
 from pactwatch_indexer.indexing import (
     AgreementState,
     ArticleRow,
-    Copy,
+    CopyChanges,
     Prepared,
-    copy_changes,
     dumps,
-    reported_copies,
+    plan_copies,
 )
 from pactwatch_indexer.migrations import (
     SQLITE,
@@ -145,47 +144,15 @@ UPDATE agreements SET
 WHERE key = ?
 """
 
-# The articles given ({seeds}) and every duplicate below them, at any depth. UNION, not
-# UNION ALL: a cycle of links (which the deduplicator never makes) ends instead of looping.
-_SUBTREE = """
-WITH RECURSIVE sub(id) AS (
-    SELECT id FROM articles WHERE id IN ({seeds})
-    UNION
-    SELECT a.id FROM articles a JOIN sub ON a.duplicate_of = sub.id
-)"""
-_STORED_COPIES = (
-    _SUBTREE
-    + """
-SELECT agreement_key, article_id, source_key FROM agreement_copies
-WHERE article_id IN (SELECT id FROM sub)
-"""
-)
-# what the links make of them now: each duplicate counts for what any article above it reported
-_DERIVED_COPIES = (
-    _SUBTREE
-    + """,
-up(id, ancestor) AS (
-    SELECT a.id, a.duplicate_of FROM articles a JOIN sub ON a.id = sub.id
-    WHERE a.duplicate_of IS NOT NULL
-    UNION
-    SELECT up.id, a.duplicate_of FROM up JOIN articles a ON a.id = up.ancestor
-    WHERE a.duplicate_of IS NOT NULL
-)
-SELECT DISTINCT s.agreement_key, up.id AS article_id, d.source_key
-FROM up
-JOIN agreement_sightings s ON s.article_id = up.ancestor
-JOIN articles d ON d.id = up.id
-"""
-)
-# the duplicates below reporting articles ({seeds}), at any depth, by reporting article
-_BELOW = """
-WITH RECURSIVE down(reporter, id) AS (
-    SELECT duplicate_of, id FROM articles WHERE duplicate_of IN ({seeds})
-    UNION
-    SELECT down.reporter, a.id FROM down JOIN articles a ON a.duplicate_of = down.id
-)
-SELECT down.reporter, down.id, a.source_key FROM down JOIN articles a ON a.id = down.id
-"""
+# what plan_copies (indexing.py) asks to read, for a list of article ids ({ids})
+_FETCHES = {
+    "below": "SELECT id, duplicate_of, source_key FROM articles WHERE duplicate_of IN ({ids})",
+    "rows": "SELECT id, duplicate_of, source_key FROM articles WHERE id IN ({ids})",
+    "reported": "SELECT DISTINCT agreement_key, article_id FROM agreement_sightings"
+    " WHERE article_id IN ({ids})",
+    "stored": "SELECT agreement_key, article_id, source_key FROM agreement_copies"
+    " WHERE article_id IN ({ids})",
+}
 
 
 def _article_params(row: ArticleRow, now: str) -> tuple[Any, ...]:
@@ -460,29 +427,11 @@ class SqliteStore:
     def _write_copies(self, c: sqlite3.Connection, batch: Prepared) -> list[str]:
         """Bring agreement_copies up to date with the batch; return the keys whose copies changed.
 
-        New sightings make the duplicates below their article count. An article whose link
-        the batch may have changed (every duplicate, and an original that was counted as a
-        copy until now) has its copies, and those of the duplicates below it, derived again.
+        The articles whose link the batch may have changed are every duplicate in it and any
+        original that was counted as a copy until now (see :func:`plan_copies`).
         """
-        changed: set[str] = set()
-        reporters = sorted({s.article_id for s in batch.sightings})
-        if reporters:
-            below: dict[str, list[tuple[str, str | None]]] = {}
-            for chunk in _chunks(reporters):
-                for reporter, article_id, source_key in c.execute(
-                    _BELOW.format(seeds=_marks(len(chunk))), chunk
-                ):
-                    below.setdefault(reporter, []).append((article_id, source_key))
-            copies = reported_copies(batch.sightings, below)
-            c.executemany(
-                "INSERT OR IGNORE INTO agreement_copies (agreement_key, article_id, source_key)"
-                " VALUES (?, ?, ?)",
-                copies,
-            )
-            changed.update(key for key, _, _ in copies)
         relinked = {r.id for r in batch.duplicates}
-        originals = [r.id for r in batch.articles]
-        for chunk in _chunks(originals):
+        for chunk in _chunks([r.id for r in batch.articles]):
             relinked.update(
                 row[0]
                 for row in c.execute(
@@ -491,27 +440,28 @@ class SqliteStore:
                     chunk,
                 )
             )
-        if relinked:
-            stored: list[Copy] = []
-            derived: list[Copy] = []
-            for chunk in _chunks(sorted(relinked)):
-                seeds = _marks(len(chunk))
-                for sql, found in ((_STORED_COPIES, stored), (_DERIVED_COPIES, derived)):
-                    found.extend(
-                        (r[0], r[1], r[2]) for r in c.execute(sql.format(seeds=seeds), chunk)
-                    )
-            changes = copy_changes(stored, derived)
-            c.executemany(
-                "DELETE FROM agreement_copies WHERE agreement_key = ? AND article_id = ?",
-                changes.gone,
-            )
-            c.executemany(
-                "INSERT INTO agreement_copies (agreement_key, article_id, source_key)"
-                " VALUES (?, ?, ?)",
-                changes.new,
-            )
-            changed.update(changes.keys)
-        return sorted(changed)
+        plan = plan_copies((s.article_id for s in batch.sightings), relinked)
+        try:
+            fetch = next(plan)
+            while True:
+                what, ids = fetch
+                rows = [
+                    tuple(row)
+                    for chunk in _chunks(ids)
+                    for row in c.execute(_FETCHES[what].format(ids=_marks(len(chunk))), chunk)
+                ]
+                fetch = plan.send(rows)
+        except StopIteration as done:
+            changes: CopyChanges = done.value
+        c.executemany(
+            "DELETE FROM agreement_copies WHERE agreement_key = ? AND article_id = ?",
+            changes.gone,
+        )
+        c.executemany(
+            "INSERT INTO agreement_copies (agreement_key, article_id, source_key) VALUES (?, ?, ?)",
+            changes.new,
+        )
+        return changes.keys
 
     # --- reading --------------------------------------------------------------------------
 
