@@ -262,12 +262,25 @@ class SqliteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         writer = self._connect()
         try:
-            writer.execute("PRAGMA journal_mode = WAL")
+            self._use_wal(writer)
             self._migrate(writer)
         except BaseException:
             writer.close()
             raise
         self._writer = writer
+
+    def _use_wal(self, conn: sqlite3.Connection) -> None:
+        # Switching the journal mode fails at once, without the busy handler's wait, while
+        # another process opening the same new file switches it too: retry for as long.
+        deadline = time.monotonic() + self._busy_timeout_s
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.02)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")  # one process migrates; the others wait, then see it
