@@ -8,7 +8,8 @@
 - pub/sub ``pactwatch.updates[.<ISO3>[.<ISO3>]]``: AgreementUpdated events, when a later
   report raises an alerted agreement's counts. Never on the alerts stream.
 
-Each publication is one Lua script, so that it is atomic and costs one round trip:
+Each publication is one Lua script, so that it is atomic; the publications of a batch go in
+one pipeline, one round trip:
 
 - an alert is appended and published once, whatever the redeliveries: the script remembers
   the stream id of each alert id (for as long as the stream keeps alerts) and publishes
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
 
 from pactwatch.contracts import (
     ALERTS_CHANNEL,
@@ -35,20 +35,22 @@ from pactwatch.contracts import (
 from pactwatch.metrics import count_alerts
 from redis.asyncio import Redis
 
-_PUBLISH_ALERT = """
+from pactwatch_notifier.scripts import LuaScript, ScriptCall, run_scripts
+
+_PUBLISH_ALERT = LuaScript("""
 local known = redis.call('GET', KEYS[2])
 if known then return {0, known} end
 local id = redis.call('XADD', KEYS[1], 'MINID', ARGV[1], '*', ARGV[2], ARGV[3])
 redis.call('SET', KEYS[2], id, 'EX', ARGV[4])
 for i = 5, #ARGV do redis.call('PUBLISH', ARGV[i], ARGV[3]) end
 return {1, id}
-"""
+""")
 
-_PUBLISH_UPDATE = """
+_PUBLISH_UPDATE = LuaScript("""
 if redis.call('ZADD', KEYS[1], 'GT', 'CH', ARGV[1], ARGV[2]) == 0 then return 0 end
 for i = 4, #ARGV do redis.call('PUBLISH', ARGV[i], ARGV[3]) end
 return 1
-"""
+""")
 
 
 def channels_for(parties: Sequence[str], base: str = ALERTS_CHANNEL) -> list[str]:
@@ -71,8 +73,6 @@ class AlertChannels:
     def __init__(self, redis: Redis, retention_days: float) -> None:
         self._redis = redis
         self._retention_s = retention_days * 86400
-        self._publish_alert: Any = redis.register_script(_PUBLISH_ALERT)
-        self._publish_update: Any = redis.register_script(_PUBLISH_UPDATE)
 
     async def publish(
         self, alerts: Sequence[Alert], updates: Sequence[AgreementUpdated]
@@ -83,32 +83,34 @@ class AlertChannels:
             return []
         min_id = int((time.time() - self._retention_s) * 1000)
         ttl = max(1, int(self._retention_s))
-        pipe: Any = self._redis.pipeline(transaction=False)
-        async with pipe:
-            for alert in alerts:
-                await self._publish_alert(
-                    keys=[ALERTS_STREAM, _marker(alert.alert_id)],
-                    args=[
-                        min_id,
-                        ALERTS_STREAM_FIELD,
-                        alert.model_dump_json(),
-                        ttl,
-                        *channels_for(alert.parties),
-                    ],
-                    client=pipe,
-                )
-            for update in updates:
-                await self._publish_update(
-                    keys=[_published_counts(update.parties)],
-                    args=[
-                        update.mentions,
-                        update.key,
-                        update.model_dump_json(),
-                        *channels_for(update.parties, UPDATES_CHANNEL),
-                    ],
-                    client=pipe,
-                )
-            results = await pipe.execute()
+        calls = [
+            ScriptCall(
+                _PUBLISH_ALERT,
+                [ALERTS_STREAM, _marker(alert.alert_id)],
+                [
+                    min_id,
+                    ALERTS_STREAM_FIELD,
+                    alert.model_dump_json(),
+                    ttl,
+                    *channels_for(alert.parties),
+                ],
+            )
+            for alert in alerts
+        ]
+        calls.extend(
+            ScriptCall(
+                _PUBLISH_UPDATE,
+                [_published_counts(update.parties)],
+                [
+                    update.mentions,
+                    update.key,
+                    update.model_dump_json(),
+                    *channels_for(update.parties, UPDATES_CHANNEL),
+                ],
+            )
+            for update in updates
+        )
+        results = await run_scripts(self._redis, calls)
         published = [
             (alert, result[1].decode(), bool(result[0]))
             for alert, result in zip(alerts, results, strict=False)
