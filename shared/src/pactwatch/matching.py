@@ -13,6 +13,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 
 # Words that say what kind of document it is or that any title may carry: they identify
 # nothing. A title made only of these is "no subject".
@@ -32,6 +33,7 @@ _GENERIC = frozenset(
 _MIN_STEM = 4
 
 
+@lru_cache(maxsize=65536)
 def title_stems(title: str) -> frozenset[str]:
     """The distinctive words of a title, reduced to crude stems (case and accents folded)."""
     folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
@@ -85,6 +87,7 @@ _CONCEPTS = [
 _CONCEPT_OF = {stem: n for n, group in enumerate(_CONCEPTS) for stem in group.split()}
 
 
+@lru_cache(maxsize=65536)
 def _concept(stem: str) -> int | None:
     for prefix, concept in _CONCEPT_OF.items():
         if stem.startswith(prefix) or (prefix.startswith(stem) and len(stem) >= _MIN_STEM):

@@ -338,6 +338,45 @@ def _subject_title(head: Token, lefts: Sequence[Token]) -> str:
     ]
     if mods:
         return " ".join(t.text for t in mods)
+    return _verb_subject(head) or _clause_subject(head)
+
+
+def _verb_subject(head: Token) -> str:
+    """ "sealed a deal on their maritime borders": the parser often hangs the subject on the
+    verb whose object the mention is."""
+    if head.dep_ not in ("dobj", "nsubjpass"):
+        return ""
+    for prep in head.head.children:
+        if prep.dep_ != "prep" or prep.lower_ not in ("on", "concerning", "regarding", "covering"):
+            continue
+        for obj in prep.children:
+            if (
+                obj.dep_ == "pobj"
+                and obj.ent_type_ not in ("DATE", "TIME", "GPE", "LOC", "FAC", "PERSON")
+                and obj.lower_ not in lx.PLACES_AND_OCCASIONS
+            ):
+                return _strip_field(_without_clauses(obj))
+    return ""
+
+
+# Verbs whose object says what a document is about ("an agreement that delimits the
+# maritime zones", "a deal to upgrade four border crossings").
+_SUBJECT_VERBS = frozenset(
+    """delimit delimits define defines cover covers govern governs regulate regulates set
+    sets establish establishes allow allows exempt exempts provide provides create creates
+    upgrade build protect guarantee open opens reopen reopens facilitate facilitates
+    promote promotes develop develops support supports""".split()
+)
+
+
+def _clause_subject(head: Token) -> str:
+    """The object of a relative or infinitive clause of the mention, as its subject."""
+    for clause in head.children:
+        if clause.dep_ not in ("relcl", "acl") or clause.lower_ not in _SUBJECT_VERBS:
+            continue
+        objects = [c for c in clause.children if c.dep_ == "dobj"]
+        if objects:
+            return _strip_field(_without_clauses(objects[0]))
     return ""
 
 
@@ -1655,7 +1694,9 @@ def _finish(d: Draft, frame: Frame) -> AgreementRecord:
         parties=tuple(parties),
         counterparts=tuple(counterparts),
         kind=d.kind or "agreement",
-        title=d.title.strip() or _bare(d.np_text) or (d.kind or "agreement"),
+        # no subject given: the document's own word ("deal", "programme"), which the
+        # registry reads as "no subject" rather than as a subject nobody else will match
+        title=d.title.strip() or d.head_noun or (d.kind or "agreement"),
         signatories=tuple(d.signatories),
         signed_on=signed_on,
         status=d.status,
@@ -1663,10 +1704,6 @@ def _finish(d: Draft, frame: Frame) -> AgreementRecord:
         evidence=tuple(evidence[:3]),
         confidence=round(min(confidence, 0.99), 2),
     )
-
-
-def _bare(np_text: str) -> str:
-    return re.sub(r"^(?:the|a|an|this|that|its|their)\s+", "", np_text.strip(), flags=re.I)
 
 
 def unique_codes(codes: Iterable[str | None]) -> list[str]:
