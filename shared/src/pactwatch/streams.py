@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from typing import Any
+from uuid import uuid4
 
+from faststream.redis.parser.binary import BinaryMessageFormatV1
 from faststream.redis.publisher.usecase import StreamPublisher
 from pydantic import BaseModel
 from redis.asyncio import Redis
@@ -17,6 +19,9 @@ from redis.exceptions import ResponseError
 
 from pactwatch.contracts import CONSUMED_STREAMS
 
+DATA_FIELD = "__data__"
+"""The stream field FastStream reads a message from."""
+_JSON = {"content-type": "application/json"}
 SOCKET_TIMEOUT_S = 60.0
 """Longer than any blocking read the services make (the alert feed waits up to its
 heartbeat, 15 s by default): redis-py 8 times a read out after 5 s unless told otherwise."""
@@ -54,11 +59,23 @@ async def publish_all(
     atomic: bool = False,
 ) -> None:
     """Publish ``messages`` in one round trip. ``atomic``: all or none (MULTI/EXEC), so that a
-    failure means none was published; every message goes to one stream, hence one slot."""
+    failure means none was published; every message goes to one stream, hence one slot.
+
+    The entries are FastStream's own (its binary envelope in the ``__data__`` field, as
+    ``publisher.publish`` writes them), built here once per message: the publisher's path
+    deep-copies its stream settings for every message, which profiling found to be a tenth
+    of a worker's CPU per article."""
     if not messages:
         return
+    target = stream or publisher.stream.name
     pipe: Any = redis.pipeline(transaction=atomic)
     async with pipe:
         for message in messages:
-            await publisher.publish(message, stream=stream, pipeline=pipe)
+            data = await BinaryMessageFormatV1.encode(
+                message=message.model_dump_json().encode(),
+                reply_to=None,
+                headers=_JSON,
+                correlation_id=uuid4().hex,
+            )
+            pipe.xadd(target, {DATA_FIELD: data})
         await pipe.execute()
