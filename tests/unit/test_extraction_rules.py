@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 from pactwatch.contracts import AgreementRecord, Article
+from pactwatch_extractor.agreements import merge_counterparts
 from pactwatch_extractor.extraction import Extractor
 
 
@@ -110,6 +111,51 @@ def test_a_deal_with_the_european_union_keeps_the_union_as_a_non_state_party(
     assert record.parties == ("MAR", None)
     assert "European Union" in record.counterparts
     assert not record.bilateral
+
+
+def test_one_body_named_two_ways_and_an_office_are_one_counterpart(
+    extractor: Extractor,
+) -> None:
+    records = extract(
+        extractor,
+        "The financing agreement was signed on Wednesday in Dakar by Senegal's finance "
+        "minister Amadou Ba and Josep Borrell, the EU's High Representative for Foreign Affairs "
+        "and Vice-President of the European Commission.",
+    )
+    (record,) = records
+    assert record.parties == ("SEN", None)
+    assert record.counterparts == ("European Union",)
+    assert not record.bilateral
+
+
+def test_counterparts_merge_aliases_and_names_contained_in_others() -> None:
+    assert merge_counterparts(["the EU", "European Commission", "World Bank"]) == [
+        "European Union",
+        "World Bank",
+    ]
+    # a fragment the model split off a company's name is that company
+    assert merge_counterparts(["Tellurian Inc.", "LNG", "Petronet LNG Ltd"]) == [
+        "Tellurian Inc.",
+        "Petronet LNG Ltd",
+    ]
+    # two different companies sharing a word stay two
+    assert merge_counterparts(["Gazprom Neft", "Gazprom Export"]) == [
+        "Gazprom Neft",
+        "Gazprom Export",
+    ]
+
+
+def test_the_subject_of_a_raising_predicate_signs(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "A ceremony at which Kenyan President William Ruto and European Union leaders were "
+        "due to sign an economic partnership agreement was called off on Friday, because "
+        "Hungary's parliament had not yet ratified it.",
+    )
+    (record,) = records
+    assert record.parties == ("KEN", None)
+    assert record.counterparts == ("European Union",)
+    assert not record.alertable
 
 
 def test_inked_and_a_demonym_counterpart(extractor: Extractor) -> None:

@@ -36,7 +36,13 @@ from spacy.tokens import Doc, Span, Token
 
 from pactwatch_extractor import lexicon as lx
 from pactwatch_extractor.dates import Found, resolve
-from pactwatch_extractor.gazetteer import fold, gazetteer, is_ambiguous, non_state_pattern
+from pactwatch_extractor.gazetteer import (
+    canonical_body,
+    fold,
+    gazetteer,
+    is_ambiguous,
+    non_state_pattern,
+)
 
 FRESH_DAYS = 6
 """A signing dated more than this before the article is a reference to the past ("a week
@@ -676,8 +682,17 @@ def _state_body(token: Token) -> bool:
     )
 
 
+_OFFICE_NAME = re.compile(
+    r"^(?:the\s+)?(?:High Representative|Special Representative|Commissioner|"
+    r"Secretary[- ]General|Director[- ]General|Vice[- ]President|President|Minister|"
+    r"Secretary|Ambassador|Envoy|Chairman|Chairwoman|Chair)\b"
+)
+"""An organisation-like name that is an office held by a person ("the EU's High
+Representative for Foreign Affairs"): its holder signs for a body, the office is not one."""
+
+
 def _is_company(ent: Span) -> bool:
-    if ent.label_ != "ORG" or ent.ent_id_ == "NONSTATE":
+    if ent.label_ != "ORG" or ent.ent_id_ == "NONSTATE" or _OFFICE_NAME.match(ent.text):
         return False
     window = ent.doc[max(ent.start - 4, ent.sent.start) : min(ent.end + 3, ent.sent.end)].text
     if _COMPANY_CUES.search(window) or _COMPANY_CUES.search(ent.text):
@@ -740,6 +755,32 @@ _MULTILATERAL = re.compile(
 _NUMBER = re.compile(r"\b(three|four|five|six|seven|eight|nine|ten|\d+)\b", re.I)
 
 
+def merge_counterparts(names: Iterable[str]) -> list[str]:
+    """Each non-state party once: bodies under their canonical name ("EU" and "European
+    Commission" are the European Union), and a name dropped when another one contains all of
+    its words ("LNG" beside "Petronet LNG Ltd")."""
+    canonical = list(dict.fromkeys(canonical_body(n) for n in names if n.strip()))
+    words = [set(fold(n).split()) for n in canonical]
+    return [
+        name
+        for i, name in enumerate(canonical)
+        if not any(j != i and words[i] < words[j] for j in range(len(canonical)))
+    ]
+
+
+def _subject_holder(node: Token) -> Token:
+    """The word whose subject is the signer: up a chain of control and raising predicates
+    ("were due to sign", "are expected to sign", "hope to be able to sign") to the first
+    one that has a subject."""
+    for _ in range(4):
+        if any(c.dep_ in ("nsubj", "nsubjpass") for c in node.children):
+            return node
+        if node.dep_ not in ("xcomp", "acomp") or node.head.i == node.i:
+            return node
+        node = node.head
+    return node
+
+
 def find_parties(
     m: Mention,
     verb: Token | None,
@@ -765,7 +806,7 @@ def find_parties(
             antecedent = anchor.head
             roles.extend(t for t in antecedent.subtree if t.i < anchor.left_edge.i)
         elif anchor.dep_ in ("acl", "relcl", "xcomp", "advcl", "conj", "pcomp"):
-            for child in anchor.head.children:
+            for child in _subject_holder(anchor.head).children:
                 if child.dep_ in ("nsubj", "nsubjpass"):
                     roles.extend(child.subtree)
     for child in _subject_preps(m.head, _PARTY_PREPS):
@@ -800,6 +841,7 @@ def find_parties(
             ent.ent_id_ == "NONSTATE" or non_state_pattern().fullmatch(ent.text) or _is_company(ent)
         ):
             counterparts.append(ent.text)
+    counterparts = merge_counterparts(counterparts)
     explicit = bool(codes) or bool(counterparts)
     named = list(codes)
     if (
@@ -1671,7 +1713,7 @@ def _dedupe(drafts: list[Draft]) -> list[Draft]:
 def _finish(d: Draft, frame: Frame) -> AgreementRecord:
     codes = [c for c in dict.fromkeys(d.parties) if c]
     parties: list[str | None] = [*sorted(codes)]
-    counterparts = list(dict.fromkeys(d.counterparts))
+    counterparts = merge_counterparts(d.counterparts)
     parties.extend([None] * len(counterparts))
     if len(parties) == 1:
         parties.append(None)

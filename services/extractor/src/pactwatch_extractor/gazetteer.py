@@ -41,6 +41,47 @@ UNRECOGNISED = (
     "Polisario|Kosovo"
 ).split("|")
 
+# One body named several ways: an acronym, or an institution acting for its union. The
+# canonical name is what a record carries, so that "the EU" and "the European Commission"
+# in one article are one counterpart, not two.
+_BODY_ALIASES = {
+    "EU": "European Union",
+    "European Commission": "European Union",
+    "Council of the European Union": "European Union",
+    "IDA": "International Development Association",
+    "IMF": "International Monetary Fund",
+    "UN": "United Nations",
+    "WHO": "World Health Organization",
+    "World Food Programme": "WFP",
+    "AU": "African Union",
+    "Economic Community of West African States": "ECOWAS",
+    "East African Community": "EAC",
+    "GCC": "Gulf Cooperation Council",
+    "SCO": "Shanghai Cooperation Organisation",
+    "AfDB": "African Development Bank",
+    "ADB": "Asian Development Bank",
+    "IDB": "Inter-American Development Bank",
+    "European Bank for Reconstruction and Development": "EBRD",
+    "AIIB": "Asian Infrastructure Investment Bank",
+    "IFC": "International Finance Corporation",
+    "League of Arab States": "Arab League",
+    "OIC": "Organisation of Islamic Cooperation",
+    "CIS": "Commonwealth of Independent States",
+    "EAEU": "Eurasian Economic Union",
+    "CSTO": "Collective Security Treaty Organization",
+    "ICRC": "Red Cross",
+    "Artsakh": "Nagorno-Karabakh Republic",
+    "Turkish Republic of Northern Cyprus": "Northern Cyprus",
+    "Sahrawi Arab Democratic Republic": "Western Sahara",
+}
+
+
+def canonical_body(name: str) -> str:
+    """The one name of a non-state body ("the EU" -> "European Union"); other names as given."""
+    bare = re.sub(r"^the\s+", "", name.strip(), flags=re.I)
+    return _BODY_ALIASES.get(bare, bare if bare in NON_STATE_BODIES + UNRECOGNISED else name)
+
+
 _AMBIGUOUS = frozenset(
     # words that are a country's name or demonym but far more often something else
     {
