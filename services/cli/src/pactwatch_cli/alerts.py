@@ -13,6 +13,9 @@ import sys
 import time
 from typing import Any
 
+from pactwatch_cli.filters import add_filter_options
+from pactwatch_cli.filters import alert_filter as filter_from
+
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 EXIT_CODES = """\
@@ -54,31 +57,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    tail.add_argument(
-        "--party",
-        action="append",
-        default=[],
-        metavar="ISO3",
-        help="alerts naming this country (repeat, or AZE,TUR, for any of several)",
-    )
-    tail.add_argument("--pair", metavar="ISO3,ISO3", help="alerts between these two countries")
-    tail.add_argument(
-        "--kind",
-        action="append",
-        default=[],
-        help="alerts of this kind: memorandum, agreement, treaty... (repeatable)",
-    )
-    tail.add_argument(
-        "--keyword", action="append", default=[], help="alerts whose title contains it"
-    )
-    tail.add_argument(
-        "--min-confidence", type=float, default=0.0, metavar="P", help="lowest confidence (0-1)"
-    )
-    tail.add_argument(
-        "--fresh-only",
-        action="store_true",
-        help="only signings reported as they happen (not first reports of older ones)",
-    )
+    add_filter_options(tail)
     tail.add_argument(
         "--since",
         metavar="ID",
@@ -97,24 +76,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def tail_alerts(args: argparse.Namespace) -> int:
     """Follow the alert stream until --count, --timeout or Ctrl-C; see EXIT_CODES."""
-    from pactwatch.alertfeed import AlertFilter, check_stream_id
-    from pydantic import ValidationError
+    from pactwatch.alertfeed import check_stream_id
 
-    try:
-        alert_filter = AlertFilter(
-            parties=tuple(args.party),
-            pair=args.pair or None,
-            kinds=tuple(args.kind),
-            keywords=tuple(args.keyword),
-            min_confidence=args.min_confidence,
-            fresh_only=args.fresh_only,
-        )
-        since = check_stream_id(args.since.strip()) if args.since is not None else None
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            field = ".".join(str(p) for p in error["loc"])
-            print(f"pactwatch alerts tail: {field}: {error['msg']}", file=sys.stderr)
+    alert_filter = filter_from(args, "pactwatch alerts tail")
+    if alert_filter is None:
         return 2
+    try:
+        since = check_stream_id(args.since.strip()) if args.since is not None else None
     except ValueError as exc:
         print(f"pactwatch alerts tail: --since: {exc}", file=sys.stderr)
         return 2

@@ -12,6 +12,8 @@ import os
 import sys
 from typing import Any
 
+from pactwatch_cli.filters import add_filter_options
+from pactwatch_cli.filters import alert_filter as filter_from
 from pactwatch_cli.ingesting import auth_headers
 
 DEFAULT_NOTIFIER_URL = "http://127.0.0.1:8002"
@@ -44,22 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     subscribe.add_argument("--webhook", required=True, metavar="URL", help="http(s) URL to POST to")
-    subscribe.add_argument(
-        "--party", action="append", default=[], metavar="ISO3", help="alerts naming this country"
-    )
-    subscribe.add_argument("--pair", metavar="ISO3,ISO3", help="alerts between these two")
-    subscribe.add_argument(
-        "--kind", action="append", default=[], help="alerts of this kind (memorandum, treaty...)"
-    )
-    subscribe.add_argument(
-        "--min-confidence", type=float, default=0.0, metavar="P", help="lowest confidence (0-1)"
-    )
-    subscribe.add_argument(
-        "--keyword", action="append", default=[], help="alerts whose title contains it"
-    )
-    subscribe.add_argument(
-        "--fresh-only", action="store_true", help="only signings reported as they happen"
-    )
+    add_filter_options(subscribe)
     subscribe.add_argument("--description", default="", help="a note for people")
     subscribe.add_argument("--json", action="store_true", help="print the answer as JSON")
     _notifier_option(subscribe)
@@ -134,21 +121,9 @@ def _run(name: str, work: Any, args: argparse.Namespace) -> int:
 def subscribe_webhook(args: argparse.Namespace) -> int:
     """Create the subscription; print its id and, once, its secret."""
     from pactwatch.alertfeed import AlertFilter
-    from pydantic import ValidationError
 
-    try:
-        alert_filter = AlertFilter(
-            parties=tuple(args.party),
-            pair=args.pair or None,
-            kinds=tuple(args.kind),
-            keywords=tuple(args.keyword),
-            min_confidence=args.min_confidence,
-            fresh_only=args.fresh_only,
-        )
-    except ValidationError as exc:
-        for error in exc.errors(include_url=False):
-            field = ".".join(str(p) for p in error["loc"])
-            print(f"pactwatch subscribe: {field}: {error['msg']}", file=sys.stderr)
+    alert_filter = filter_from(args, "pactwatch subscribe")
+    if alert_filter is None:
         return 2
 
     def work(args: argparse.Namespace) -> None:
