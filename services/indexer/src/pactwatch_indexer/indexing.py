@@ -26,6 +26,7 @@ import orjson
 from pactwatch.contracts import (
     AgreementRecord,
     AgreementSighted,
+    Article,
     ArticleEnriched,
     DuplicateDetected,
     Evidence,
@@ -444,19 +445,25 @@ def _source_key(source: str | None) -> str | None:
     return source.strip().casefold() or None
 
 
+def _article_fields(a: Article) -> dict[str, Any]:
+    """The columns every row takes from the article itself."""
+    return {
+        "id": a.id,
+        "url": a.url,
+        "source": a.source,
+        "source_key": _source_key(a.source),
+        "published": a.published,
+        "title": _clean(a.title),
+        "text": _clean(a.text),
+        "language": a.language,
+        "notes": dumps(list(a.notes)),
+    }
+
+
 def enriched_row(message: ArticleEnriched) -> ArticleRow:
     """The row of an article the extractor processed: an original."""
-    a = message.article
     return ArticleRow(
-        id=a.id,
-        url=a.url,
-        source=a.source,
-        source_key=_source_key(a.source),
-        published=a.published,
-        title=_clean(a.title),
-        text=_clean(a.text),
-        language=a.language,
-        notes=dumps(list(a.notes)),
+        **_article_fields(message.article),
         entities=dumps([e.model_dump(mode="json") for e in message.entities]),
         countries=tuple(sorted(set(message.countries))),
         agreements=dumps([r.model_dump(mode="json") for r in message.agreements]),
@@ -468,17 +475,8 @@ def enriched_row(message: ArticleEnriched) -> ArticleRow:
 
 def duplicate_row(message: DuplicateDetected) -> ArticleRow:
     """The row of a repeat: its own text, no extraction, linked to the original."""
-    a = message.article
     return ArticleRow(
-        id=a.id,
-        url=a.url,
-        source=a.source,
-        source_key=_source_key(a.source),
-        published=a.published,
-        title=_clean(a.title),
-        text=_clean(a.text),
-        language=a.language,
-        notes=dumps(list(a.notes)),
+        **_article_fields(message.article),
         entities="[]",
         countries=(),
         agreements="[]",
