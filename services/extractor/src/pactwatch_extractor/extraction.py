@@ -1,4 +1,4 @@
-"""The extractor's work on a batch of articles: one ``nlp.pipe`` pass, then the rules.
+"""The extractor's work on a batch of articles: one pass of the pipeline, then the rules.
 
 Used unchanged by the service (handlers.py) and by ``pactwatch extract`` / ``pactwatch eval``.
 Bad input never raises: empty or non-English text is skipped with a reason, HTML is
@@ -21,7 +21,7 @@ from spacy.tokens import Doc
 from pactwatch_extractor.agreements import Frame, extract_records, main_pair
 from pactwatch_extractor.dates import dateline_date
 from pactwatch_extractor.gazetteer import gazetteer
-from pactwatch_extractor.pipeline import load_pipeline
+from pactwatch_extractor.pipeline import Analyser, load_pipeline
 
 MAX_CHARS = 100_000
 """Longer texts are cut here (a news article is rarely a tenth of it); the cut is flagged."""
@@ -54,6 +54,8 @@ class Prepared:
     stop after each line that has none (the parser splits sentences badly without one)."""
     body_start: int = 0
     """Where the body starts in ``text``."""
+    lead_end: int = 0
+    """Where the body's first paragraph ends in ``text``."""
     head_len: int = 0
     """Length of headline + blank line before any full stop was added."""
     shift: int = 0
@@ -111,7 +113,11 @@ def prepare(article: Article, max_chars: int = MAX_CHARS) -> Prepared:
     head = f"{title}\n\n" if title else ""
     text, inserted = _punctuate(head + body)
     body_start = len(head) + sum(1 for i in inserted if i < len(head))
-    return Prepared(text, body_start, len(head), lead + shift, tuple(inserted), None, truncated)
+    lead_end = text.find("\n\n", body_start)
+    lead_end = len(text) if lead_end < 0 else lead_end
+    return Prepared(
+        text, body_start, lead_end, len(head), lead + shift, tuple(inserted), None, truncated
+    )
 
 
 # "SHUSHA, Azerbaijan, June 15 (Agency) - ", "TASHKENT (Agency) - ", "DAR ES SALAAM - "
@@ -141,6 +147,7 @@ class Extractor:
         if nlp is None and model is None:
             raise ValueError("an Extractor needs a loaded pipeline or a model name")
         self._nlp = nlp
+        self._analyser = None if nlp is None else Analyser(nlp)
         self.model = model
         self.max_chars = max_chars
 
@@ -156,6 +163,7 @@ class Extractor:
         if self._nlp is None:
             assert self.model is not None
             self._nlp = load_pipeline(self.model)
+            self._analyser = Analyser(self._nlp)
 
     @property
     def nlp(self) -> Language:
@@ -164,10 +172,11 @@ class Extractor:
         return self._nlp
 
     def extract_many(self, articles: Sequence[Article]) -> list[Extraction]:
-        """Extract every article of a batch with one ``nlp.pipe`` pass."""
+        """Extract every article of a batch with one pass of the pipeline over the batch."""
         prepared = [prepare(a, self.max_chars) for a in articles]
-        texts = [p.text for p in prepared if p.skipped is None]
-        docs = iter(self.nlp.pipe(texts, batch_size=max(1, len(texts))))
+        self.load()
+        assert self._analyser is not None
+        docs = iter(self._analyser([(p.text, p.lead_end) for p in prepared if p.skipped is None]))
         results: list[Extraction] = []
         for article, prep in zip(articles, prepared, strict=True):
             if prep.skipped is not None:
@@ -177,12 +186,9 @@ class Extractor:
         return results
 
     def _read(self, article: Article, doc: Doc, prep: Prepared) -> Extraction:
-        text = prep.text
-        first_para_end = text.find("\n\n", prep.body_start)
-        first_para_end = len(text) if first_para_end < 0 else first_para_end
         published = article.published or datetime.now(UTC).date()
         reference = dateline_date(article.text.strip(), published) or published
-        pair, weights = main_pair(doc, prep.body_start, first_para_end)
+        pair, weights = main_pair(doc, prep.body_start, prep.lead_end)
         frame = Frame(reference=reference, pair=pair, codes=weights)
         records = tuple(
             _shift_evidence(r, prep) for r in extract_records(doc, prep.body_start, frame)
