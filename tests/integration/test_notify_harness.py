@@ -185,6 +185,8 @@ class Receiver:
     script: list[int | str] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
     open_requests: int = 0
+    connections: int = 0
+    """TCP connections accepted (the server keeps HTTP/1.1 connections alive)."""
     released: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
@@ -206,6 +208,13 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as any real receiver
+
+            def setup(self) -> None:
+                super().setup()
+                with receiver.lock:
+                    receiver.connections += 1
+
             def do_POST(self) -> None:  # the stdlib's naming
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
                 with receiver.lock:
@@ -222,8 +231,10 @@ class Receiver:
                         receiver.open_requests -= 1
                     answer = 200
                 self.send_response(int(answer))
-                self.send_header("content-length", "0")
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", "11")
                 self.end_headers()
+                self.wfile.write(b'{"ok":true}')
 
             def log_message(self, *args: Any) -> None:
                 pass

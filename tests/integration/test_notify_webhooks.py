@@ -196,7 +196,7 @@ def test_the_last_failure_goes_to_the_dead_list(
         publish_enriched(redis_url, [enriched()])
         wait_until(lambda: settled(redis_client) and len(rx.requests) == 5, what="dead")
 
-        for subscription, error in ((failing, "HTTP 500"), (refused, "ConnectError")):
+        for subscription, error in ((failing, "HTTP 500"), (refused, "Cannot connect to host")):
             detail = httpx.get(f"{notifier.base_url}/subscriptions/{subscription['id']}").json()
             assert (detail["delivered"], detail["failed"], detail["dead"]) == (0, 5, 1)
             (dead,) = detail["dead_deliveries"]
@@ -249,6 +249,23 @@ def test_replicas_share_the_deliveries_without_doubling_them(
         assert len(rx.requests) == len(topics)
         assert len({r.json["alert_id"] for r in rx.requests}) == len(topics)
         assert redis_client.xlen(ALERTS_STREAM) == len(topics)
+
+
+def test_deliveries_to_one_receiver_reuse_their_connections(
+    redis_url: str, redis_client: redis.Redis, logs_dir: Path
+) -> None:
+    # a new TCP connection per delivery would cost the notifier most of its CPU under load
+    topics = [
+        *("agriculture", "tourism", "education", "health", "transport", "culture"),
+        *("energy", "fisheries", "mining", "aviation", "banking", "sport"),
+    ]
+    with notifiers(redis_url, logs_dir) as [notifier], receivers([]) as [rx]:
+        subscribe(notifier.base_url, rx.url)
+        publish_enriched(redis_url, [on_topic(topic) for topic in topics])
+        wait_until(lambda: len(rx.requests) == len(topics), what="every alert delivered")
+        wait_until(lambda: settled(redis_client), what="every delivery settled")
+    # at most webhook_per_subscription (4) deliveries are in flight to one subscription
+    assert 1 <= rx.connections <= 4 < len(topics)
 
 
 def test_a_receiver_named_by_host_name_gets_its_host_header(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,8 +28,6 @@ from pactwatch_notifier.webhook_worker import (
 from pactwatch_notifier.webhooks import AddressPolicy
 
 settings = NotifierSettings()
-# httpx logs every request at INFO: one line per webhook attempt is the worker's own
-logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def create_broker(redis: Redis, consumers: Consumers) -> RedisBroker:

@@ -30,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
+import aiohttp
 import structlog
 from pactwatch.alertfeed import decode_entry
 from pactwatch.contracts import ALERTS_STREAM, GROUP_NOTIFIER
@@ -40,6 +40,7 @@ from pactwatch.streams import connect, ensure_groups
 from pydantic import ValidationError
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
+from yarl import URL
 
 from pactwatch_notifier.settings import NotifierSettings
 from pactwatch_notifier.subscriptions import SubscriptionStore
@@ -120,16 +121,7 @@ class WebhookWorker:
         # entries this consumer read but never settled (it restarted under the same name, or
         # a step failed halfway): read them again before new ones
         self._own_pending = {ALERTS_STREAM: True, WEBHOOK_DELIVERIES: True}
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.webhook_timeout_s),
-            limits=httpx.Limits(
-                max_connections=settings.webhook_concurrency,
-                max_keepalive_connections=min(settings.webhook_concurrency, 32),
-            ),
-            follow_redirects=False,  # a redirect could lead past the address check
-            trust_env=False,  # deliveries connect to the checked address, never via a proxy
-            headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
-        )
+        self._session: aiohttp.ClientSession | None = None
         self.loops: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
@@ -158,7 +150,8 @@ class WebhookWorker:
             for task in pending:
                 task.cancel()  # its job stays pending in the group; another replica claims it
             await asyncio.gather(*pending, return_exceptions=True)
-        await self._client.aclose()
+        if self._session is not None:
+            await self._session.close()
 
     async def _forever(self, name: str, step: Callable[[], Awaitable[None]]) -> None:
         """Run ``step`` until stopped; Redis errors are logged and retried with a pause."""
@@ -358,6 +351,19 @@ class WebhookWorker:
             )
             log.info("webhook.failed", error=error, retry_in_s=round(delay, 2), **context)
 
+    def session(self) -> aiohttp.ClientSession:
+        """The HTTP client, made on first use inside the worker's event loop: keep-alive
+        connections up to the concurrency, no proxy from the environment, no redirects."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=self._settings.webhook_concurrency, use_dns_cache=False
+                ),
+                headers={"User-Agent": USER_AGENT, "Content-Type": "application/json"},
+                trust_env=False,  # deliveries connect to the checked address, never via a proxy
+            )
+        return self._session
+
     async def attempt(
         self, subscription: Subscription, job: DeliveryJob
     ) -> tuple[int | None, str | None]:
@@ -371,9 +377,10 @@ class WebhookWorker:
         """
         body = job.body.encode()
         timestamp = int(time.time())
-        url = httpx.URL(subscription.url)
+        url = URL(subscription.url)
+        host = url.raw_host or ""
         headers = {
-            "Host": url.netloc.decode("ascii"),
+            "Host": url.host_port_subcomponent or host,
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: sign(subscription.secret, timestamp, body),
             "X-Pactwatch-Event": job.event,
@@ -382,31 +389,30 @@ class WebhookWorker:
             "X-Pactwatch-Attempt": str(job.attempt),
         }
         # TLS is checked against the name, although the connection goes to an address
-        extensions = {"sni_hostname": url.raw_host.decode("ascii")} if url.scheme == "https" else {}
+        server_hostname = host if url.scheme == "https" else None
         try:
             async with asyncio.timeout(self._settings.webhook_timeout_s):
                 addresses = await self._policy.check(subscription.url)
                 for index, address in enumerate(addresses):
                     try:
-                        async with self._client.stream(
-                            "POST",
-                            url.copy_with(host=str(address)),
-                            content=body,
+                        async with self.session().post(
+                            url.with_host(str(address)),
+                            data=body,
                             headers=headers,
-                            extensions=extensions,
+                            server_hostname=server_hostname,
+                            allow_redirects=False,  # a redirect could lead past the address check
                         ) as response:
-                            status = response.status_code
+                            status = response.status
+                            await _drain(response)
                         break
-                    except httpx.ConnectError:
+                    except aiohttp.ClientConnectorError:
                         if index == len(addresses) - 1:
                             raise
         except URLRefusedError as exc:
             return None, f"refused: {exc}"
         except TimeoutError:
             return None, f"timeout after {self._settings.webhook_timeout_s:g} s"
-        except httpx.TimeoutException as exc:
-            return None, f"timeout: {type(exc).__name__}"
-        except (httpx.HTTPError, OSError) as exc:
+        except (aiohttp.ClientError, OSError) as exc:
             return None, f"{type(exc).__name__}: {exc}"[:500]
         if 200 <= status < 300:
             return status, None
@@ -514,3 +520,19 @@ class WebhookThread:
         if not self._thread.is_alive():
             return "webhook thread stopped"
         return self._worker.healthy()
+
+
+DRAINED_BYTES = 64 * 1024
+"""How much of a receiver's answer is read: enough for any acknowledgement, so that the
+connection is reused; a longer answer costs its connection (closed unread), nothing more."""
+
+
+async def _drain(response: aiohttp.ClientResponse) -> None:
+    """Read the answer to its end (up to :data:`DRAINED_BYTES`) so that its connection
+    carries the next delivery."""
+    read = 0
+    while read <= DRAINED_BYTES:
+        chunk = await response.content.read(DRAINED_BYTES)
+        if not chunk:
+            return
+        read += len(chunk)
