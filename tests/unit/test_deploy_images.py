@@ -51,12 +51,22 @@ def copy_from_context(origin: Path, target: Path) -> None:
         shutil.copy2(file, target / inside)
 
 
+def uv_path() -> str:
+    """PATH with uv on it: the one on PATH, or the one ``make`` bootstraps into .tools/."""
+    path = os.environ["PATH"]
+    if shutil.which("uv") is None:
+        bootstrapped = ROOT / ".tools" / "bin"
+        assert (bootstrapped / "uv").exists(), "no uv on PATH nor in .tools/bin: run make install"
+        path = f"{bootstrapped}{os.pathsep}{path}"
+    return path
+
+
 def replay_builder(service: str, workdir: Path) -> Path:
     """Run the builder stage's COPY/ENV/RUN for ``service``; the venv it produced."""
     source = workdir / "src"
     source.mkdir(parents=True)
     venv = workdir / "venv"
-    env = {"PATH": os.environ["PATH"], "HOME": os.environ["HOME"], "SERVICE": service}
+    env = {"PATH": uv_path(), "HOME": os.environ["HOME"], "SERVICE": service}
     if "UV_CACHE_DIR" in os.environ:
         env["UV_CACHE_DIR"] = os.environ["UV_CACHE_DIR"]
     for instruction in DOCKER.stage("builder").instructions:
