@@ -251,6 +251,20 @@ def test_replicas_share_the_deliveries_without_doubling_them(
         assert redis_client.xlen(ALERTS_STREAM) == len(topics)
 
 
+def test_unsubscribing_during_a_delivery_leaves_no_log_behind(
+    redis_url: str, redis_client: redis.Redis, logs_dir: Path
+) -> None:
+    with notifiers(redis_url, logs_dir) as [notifier], receivers(["hang"]) as [rx]:
+        created = subscribe(notifier.base_url, rx.url)
+        publish_enriched(redis_url, [enriched()])
+        wait_until(lambda: rx.open_requests == 1, what="the delivery in flight")
+        assert httpx.delete(f"{notifier.base_url}/subscriptions/{created['id']}").status_code == 204
+        rx.release()  # the attempt ends after the subscription is gone
+        wait_until(lambda: settled(redis_client), what="the delivery settled")
+    assert len(rx.requests) == 1
+    assert redis_client.keys(f"*{created['id']}*") == []
+
+
 def test_deliveries_to_one_receiver_reuse_their_connections(
     redis_url: str, redis_client: redis.Redis, logs_dir: Path
 ) -> None:

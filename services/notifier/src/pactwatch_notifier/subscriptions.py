@@ -97,24 +97,25 @@ class SubscriptionStore:
             removed, *_ = await pipe.execute()
         return bool(removed)
 
-    async def record(self, subscription_id: str, entry: DeliveryRecord) -> None:
-        """Append to the delivery log (and the dead list for a dead delivery), count it."""
+    def queue_record(self, pipe: Any, subscription_id: str, entry: DeliveryRecord) -> None:
+        """Queue on ``pipe`` an attempt's line in the delivery log (and in the dead list for a
+        dead delivery) and its count. The first reply says whether the subscription still
+        exists: hand it to :meth:`drop_orphan` once the pipeline has run."""
         body = entry.model_dump_json()
         counter = {"delivered": "delivered", "dead": "dead"}.get(entry.outcome, "failed")
-        pipe: Any = self._redis.pipeline(transaction=False)
-        async with pipe:
-            pipe.hexists(SUBSCRIPTIONS_KEY, subscription_id)
-            pipe.lpush(_key(subscription_id, "log"), body)
-            pipe.ltrim(_key(subscription_id, "log"), 0, self._log_size - 1)
-            pipe.hincrby(_key(subscription_id, "stats"), counter, 1)
-            if entry.outcome == "dead":
-                # the last attempt failed too: counted once as failed, once as dead
-                pipe.hincrby(_key(subscription_id, "stats"), "failed", 1)
-                pipe.lpush(_key(subscription_id, "dead"), body)
-                pipe.ltrim(_key(subscription_id, "dead"), 0, self._dead_size - 1)
-            exists, *_ = await pipe.execute()
+        pipe.hexists(SUBSCRIPTIONS_KEY, subscription_id)
+        pipe.lpush(_key(subscription_id, "log"), body)
+        pipe.ltrim(_key(subscription_id, "log"), 0, self._log_size - 1)
+        pipe.hincrby(_key(subscription_id, "stats"), counter, 1)
+        if entry.outcome == "dead":
+            # the last attempt failed too: counted once as failed, once as dead
+            pipe.hincrby(_key(subscription_id, "stats"), "failed", 1)
+            pipe.lpush(_key(subscription_id, "dead"), body)
+            pipe.ltrim(_key(subscription_id, "dead"), 0, self._dead_size - 1)
+
+    async def drop_orphan(self, subscription_id: str, exists: bool) -> None:
+        """Unsubscribed while a delivery was in flight: leave no orphaned log behind."""
         if not exists:
-            # unsubscribed while this delivery was in flight: leave no orphaned log behind
             await self._redis.delete(*(_key(subscription_id, w) for w in ("log", "dead", "stats")))
 
     async def detail(self, subscription_id: str, limit: int = 100) -> SubscriptionDetail | None:

@@ -327,27 +327,27 @@ class WebhookWorker:
             outcome = "failed"
         count_webhook_delivery(outcome)
         if outcome == "delivered":
-            await self._settle(entry_id)
-            await self._store.record(
-                job.subscription_id, DeliveryRecord(outcome="delivered", **record)
-            )
+            delivered = DeliveryRecord(outcome="delivered", **record)
+            await self._settle(entry_id, logged=(job.subscription_id, delivered))
             # DEBUG: one line per delivery is too many on a hot path; failures are logged
             log.debug("webhook.delivered", status=status, duration_ms=duration_ms, **context)
         elif outcome == "dead":
-            await self._settle(entry_id)
-            await self._store.record(job.subscription_id, DeliveryRecord(outcome="dead", **record))
+            dead = DeliveryRecord(outcome="dead", **record)
+            await self._settle(entry_id, logged=(job.subscription_id, dead))
             log.warning("webhook.dead", error=error, **context)
         else:
             delay = backoff(
                 job.attempt, self._settings.webhook_backoff_s, self._settings.webhook_backoff_max_s
             )
             retry = job.model_copy(update={"attempt": job.attempt + 1})
-            await self._settle(entry_id, retry=retry, due=now.timestamp() + delay)
-            await self._store.record(
-                job.subscription_id,
-                DeliveryRecord(
-                    outcome="failed", next_attempt_at=now + timedelta(seconds=delay), **record
-                ),
+            failed = DeliveryRecord(
+                outcome="failed", next_attempt_at=now + timedelta(seconds=delay), **record
+            )
+            await self._settle(
+                entry_id,
+                retry=retry,
+                due=now.timestamp() + delay,
+                logged=(job.subscription_id, failed),
             )
             log.info("webhook.failed", error=error, retry_in_s=round(delay, 2), **context)
 
@@ -419,19 +419,30 @@ class WebhookWorker:
         return status, f"HTTP {status}"
 
     async def _settle(
-        self, entry_id: bytes, *, retry: DeliveryJob | None = None, due: float = 0.0
+        self,
+        entry_id: bytes,
+        *,
+        retry: DeliveryJob | None = None,
+        due: float = 0.0,
+        logged: tuple[str, DeliveryRecord] | None = None,
     ) -> None:
-        """Acknowledge and delete a job, scheduling ``retry`` at ``due`` (epoch seconds), in
-        one transaction: a job is never both lost and settled."""
+        """Acknowledge and delete a job, scheduling ``retry`` at ``due`` (epoch seconds) and
+        logging the attempt on its subscription (``logged``: subscription id and record), in one
+        transaction: a job is never both lost and settled, nor settled with its attempt
+        unlogged."""
         pipe: Any = self._redis.pipeline(transaction=True)
         async with pipe:
+            if logged is not None:
+                self._store.queue_record(pipe, *logged)
             if retry is not None:
                 pipe.zadd(RETRIES_KEY, {retry.model_dump_json(): int(due * 1000)})
             pipe.xack(WEBHOOK_DELIVERIES, GROUP_NOTIFIER, entry_id)
             pipe.xdel(WEBHOOK_DELIVERIES, entry_id)
-            await pipe.execute()
+            replies = await pipe.execute()
         if retry is not None:
             self._retry_added.set()  # it may be due before the retry loop would look again
+        if logged is not None:
+            await self._store.drop_orphan(logged[0], bool(replies[0]))
 
     # --- 3. retries -----------------------------------------------------------------------
 
