@@ -43,7 +43,8 @@ class SubscriptionStore:
         self._redis = redis
         self._log_size = log_size
         self._dead_size = dead_size
-        # each delivery looks its subscription up: parse each stored version once
+        # every alert's fan-out reads them all, every delivery looks its own up: parse each
+        # stored version once
         self._parsed: dict[bytes, Subscription] = {}
 
     async def create(self, request: SubscriptionIn) -> Subscription:
@@ -66,7 +67,7 @@ class SubscriptionStore:
         found = []
         for key, value in raw.items():
             try:
-                found.append(Subscription.model_validate_json(value))
+                found.append(self._parse(value))
             except ValidationError as exc:
                 log.error("subscription.unreadable", subscription_id=key.decode(), error=str(exc))
         return sorted(found, key=lambda s: (s.created_at, s.id))
@@ -80,6 +81,9 @@ class SubscriptionStore:
         raw: Any = await self._redis.hget(SUBSCRIPTIONS_KEY, subscription_id)
         if not raw:
             return None
+        return self._parse(raw)
+
+    def _parse(self, raw: bytes) -> Subscription:
         found = self._parsed.get(raw)
         if found is None:
             if len(self._parsed) > 10_000:
