@@ -146,7 +146,6 @@ class Extractor:
     ) -> None:
         if nlp is None and model is None:
             raise ValueError("an Extractor needs a loaded pipeline or a model name")
-        self._nlp = nlp
         self._analyser = None if nlp is None else Analyser(nlp)
         self.model = model
         self.max_chars = max_chars
@@ -160,23 +159,20 @@ class Extractor:
 
     def load(self) -> None:
         """Load the pipeline if it is not loaded yet (rules compiled once per process)."""
-        if self._nlp is None:
+        if self._analyser is None:
             assert self.model is not None
-            self._nlp = load_pipeline(self.model)
-            self._analyser = Analyser(self._nlp)
+            self._analyser = Analyser(load_pipeline(self.model))
 
     @property
-    def nlp(self) -> Language:
+    def analyser(self) -> Analyser:
         self.load()
-        assert self._nlp is not None
-        return self._nlp
+        assert self._analyser is not None
+        return self._analyser
 
     def extract_many(self, articles: Sequence[Article]) -> list[Extraction]:
         """Extract every article of a batch with one pass of the pipeline over the batch."""
         prepared = [prepare(a, self.max_chars) for a in articles]
-        self.load()
-        assert self._analyser is not None
-        docs = iter(self._analyser([(p.text, p.lead_end) for p in prepared if p.skipped is None]))
+        docs = iter(self.analyser([(p.text, p.lead_end) for p in prepared if p.skipped is None]))
         results: list[Extraction] = []
         for article, prep in zip(articles, prepared, strict=True):
             if prep.skipped is not None:
