@@ -8,7 +8,8 @@ from datetime import date, timedelta
 from itertools import combinations
 
 import pytest
-from pactwatch_deduplicator.nearness import shingles
+from pactwatch.identity import words
+from pactwatch_deduplicator.nearness import shingle_hashes
 from pactwatch_ingest.intake import ArticleIn
 
 from tests.bench.generator import (
@@ -27,7 +28,8 @@ THRESHOLD = 0.5
 
 
 def jaccard(a: BenchArticle, b: BenchArticle) -> float:
-    x, y = set(shingles(a.text)), set(shingles(b.text))
+    x = set(shingle_hashes(words(a.text)).tolist())
+    y = set(shingle_hashes(words(b.text)).tolist())
     return len(x & y) / len(x | y)
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import anyio
+import numpy as np
 from pactwatch.contracts import Article
-from pactwatch_deduplicator.judging import MemoryClaims, MemoryLsh, Verdict, judge
-from pactwatch_deduplicator.nearness import Fingerprinter, shingles, similarity
+from pactwatch.identity import text_fingerprint, words
+from pactwatch_deduplicator.judging import MemoryClaims, MemoryLsh, Verdict, identities, judge
+from pactwatch_deduplicator.nearness import Fingerprinter, shingle_hashes, similarity
 
 STORY = (
     "Kenya and Uganda signed an agreement on Monday to build a standard gauge railway line "
@@ -113,10 +116,31 @@ def test_a_re_ingest_of_the_same_article_is_a_repeat() -> None:
     assert (verdicts[1].duplicate_of, verdicts[1].method) == ("a", "id")
 
 
+def hashes(text: str) -> list[int]:
+    return sorted(set(shingle_hashes(words(text)).tolist()))
+
+
 def test_shingles_fold_case_and_punctuation_and_handle_short_texts() -> None:
-    assert shingles("One, two; THREE four five six!") == shingles("one two three four five six")
-    assert shingles("Short text") == [b"short text"]
-    assert shingles("") == []
+    assert hashes("One, two; THREE four five six!") == hashes("one two three four five six")
+    assert len(hashes("one two three four five six")) == 2
+    assert len(hashes("Short text")) == 1
+    assert hashes("Short text") != hashes("text Short")
+    assert hashes("") == []
+
+
+def test_a_shingle_is_its_words_in_order() -> None:
+    # the same five words in another order are another shingle; a repeated run counts once
+    assert hashes("a b c d e") != hashes("e d c b a")
+    assert hashes("a b c d e a b c d e") == hashes("a b c d e a b c d e a b c d e")
+    assert len(hashes("a b c d e a b c d e")) == 5
+
+
+def test_the_text_claim_is_the_fingerprint_of_title_and_text() -> None:
+    # claims stay valid for the dedup window: the key must not change with how it is computed
+    article = Article(id="a", title="Rail deal: signed!", text="Ça va. " + STORY)
+    (_, key) = identities(article)[-1]
+    assert key == f"text:{text_fingerprint(article.title + ' ' + article.text)}"
+    assert identities(article, words(article.text)) == identities(article)
 
 
 def test_similarity_estimates_jaccard() -> None:
@@ -125,3 +149,36 @@ def test_similarity_estimates_jaccard() -> None:
     assert similarity(a, a) == 1.0
     assert similarity(a, fp.signature("An unrelated story about football results.")) < 0.1
     assert similarity(a.tobytes(), a) == 1.0
+
+
+def test_similarity_estimates_the_jaccard_of_the_shingle_sets() -> None:
+    rng = random.Random(3)
+    vocabulary = [f"w{n}" for n in range(5000)]
+    first = rng.choices(vocabulary, k=1000)
+    second = first[:600] + rng.choices(vocabulary, k=400)
+    a, b = set(hashes(" ".join(first))), set(hashes(" ".join(second)))
+    jaccard = len(a & b) / len(a | b)
+    fp = Fingerprinter()
+    estimate = similarity(fp.signature(" ".join(first)), fp.signature(" ".join(second)))
+    assert 0.38 < jaccard < 0.48
+    assert abs(estimate - jaccard) < 0.1  # 256 permutations: standard error about 0.03
+
+
+def test_a_long_text_has_the_signature_of_its_overlapping_halves_combined() -> None:
+    # a signature is the least permuted hash per permutation, so that of a text is the
+    # element-wise minimum of those of two parts sharing the four words a shingle spans
+    rng = random.Random(4)
+    text_words = [f"w{rng.randrange(100_000)}" for _ in range(12_000)]
+    fp = Fingerprinter()
+    whole = fp.signature_of_words(text_words)
+    halves = np.minimum(
+        fp.signature_of_words(text_words[:6004]), fp.signature_of_words(text_words[6000:])
+    )
+    assert (whole == halves).all()
+    assert similarity(whole, fp.signature_of_words(text_words[:6004])) < 0.9
+
+
+def test_an_empty_text_has_an_empty_signature() -> None:
+    fp = Fingerprinter()
+    assert (fp.signature("") == np.iinfo(np.uint32).max).all()
+    assert similarity(fp.signature(""), fp.signature(STORY)) == 0.0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 # Query parameters that identify a campaign or a click, never the article.
@@ -34,7 +35,21 @@ def canonical_url(url: str) -> str:
     return urlunsplit((scheme, host, path, query, ""))
 
 
+_WORD = re.compile(r"\w+")
+
+
+def words(text: str) -> list[str]:
+    """The words of a text, case folded and in Unicode's compatibility form (NFKC), without
+    punctuation or spacing: what text fingerprints and shingles are made of."""
+    return _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+
+
+def words_fingerprint(text_words: Sequence[str]) -> str:
+    """The fingerprint of a text from its :func:`words`; the words of two texts joined by a
+    space are the two lists put end to end."""
+    return hashlib.blake2b(" ".join(text_words).encode(), digest_size=16).hexdigest()
+
+
 def text_fingerprint(text: str) -> str:
     """A digest of the text with case, punctuation and spacing removed: equal for exact copies."""
-    words = re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold())
-    return hashlib.blake2b(" ".join(words).encode(), digest_size=16).hexdigest()
+    return words_fingerprint(words(text))

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Literal, Protocol
 
 from pactwatch.contracts import Article
-from pactwatch.identity import canonical_url, text_fingerprint
+from pactwatch.identity import canonical_url, words, words_fingerprint
 
 from pactwatch_deduplicator.nearness import Fingerprinter, similarity
 
@@ -41,13 +41,18 @@ class Verdict:
     similarity: float = 1.0
 
 
-def identities(article: Article) -> list[tuple[Method, str]]:
-    """The keys under which an article is claimed, strongest first."""
+def identities(
+    article: Article, text_words: Sequence[str] | None = None
+) -> list[tuple[Method, str]]:
+    """The keys under which an article is claimed, strongest first. ``text_words``: the words
+    of its text, when the caller has them already."""
     keys: list[tuple[Method, str]] = [("id", f"id:{article.id}")]
     if article.url:
         digest = hashlib.blake2b(canonical_url(article.url).encode(), digest_size=16).hexdigest()
         keys.append(("url", f"url:{digest}"))
-    keys.append(("text", f"text:{text_fingerprint(article.title + ' ' + article.text)}"))
+    body = words(article.text) if text_words is None else text_words
+    # the fingerprint of title + " " + text, from words the near-duplicate check needs too
+    keys.append(("text", f"text:{words_fingerprint([*words(article.title), *body])}"))
     return keys
 
 
@@ -62,17 +67,20 @@ def owner_value(article: Article, ingested_at: datetime) -> str:
 
 
 async def judge_exact(
-    store: ClaimStore, batch: Sequence[tuple[Article, datetime]]
+    store: ClaimStore,
+    batch: Sequence[tuple[Article, datetime]],
+    text_words: Sequence[Sequence[str]] | None = None,
 ) -> list[Verdict]:
     """Claim every identity of every article in one round trip and decide each article.
 
     Articles are claimed in batch order, so of two copies in one batch the first wins.
+    ``text_words``: the words of each article's text, when the caller has them already.
     """
     claims: list[tuple[str, str]] = []
     keyed: list[tuple[list[tuple[Method, str]], str, int]] = []
-    for article, ingested_at in batch:
+    for n, (article, ingested_at) in enumerate(batch):
         value = owner_value(article, ingested_at)
-        keys = identities(article)
+        keys = identities(article, None if text_words is None else text_words[n])
         keyed.append((keys, value, len(claims)))
         claims.extend((key, value) for _, key in keys)
     owners = await store.claim_many(claims)
@@ -122,9 +130,10 @@ async def judge(
     batch: Sequence[tuple[Article, datetime]],
 ) -> list[Verdict]:
     """Exact duplicates first (cheap), then near-duplicates among the rest (MinHash + LSH)."""
-    verdicts = await judge_exact(claims, batch)
+    text_words = [words(article.text) for article, _ in batch]
+    verdicts = await judge_exact(claims, batch, text_words)
     fresh = [i for i, v in enumerate(verdicts) if v.duplicate_of is None]
-    signatures = {i: fingerprinter.signature(batch[i][0].text) for i in fresh}
+    signatures = {i: fingerprinter.signature_of_words(text_words[i]) for i in fresh}
     requests = [
         (batch[i][0].id, fingerprinter.bands(signatures[i]), signatures[i].tobytes()) for i in fresh
     ]
