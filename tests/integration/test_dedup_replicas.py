@@ -21,6 +21,7 @@ from pactwatch.contracts import (
     ARTICLES_DUPLICATES,
     ARTICLES_INGESTED,
     ARTICLES_UNIQUE,
+    GROUP_DEDUPLICATOR,
     Article,
     ArticleIngested,
 )
@@ -116,6 +117,8 @@ def test_two_deduplicator_processes_route_each_family_once(redis_url: str, tmp_p
             timeout=60,
             what="every article routed",
         )
+        # two consumers in each process (the deduplicator's default), four in the group
+        consumers = client.xinfo_consumers(ARTICLES_INGESTED, GROUP_DEDUPLICATOR)
         unique = [
             cast(dict[str, str], e["article"])["id"] for e in entries(client, ARTICLES_UNIQUE)
         ]
@@ -124,6 +127,7 @@ def test_two_deduplicator_processes_route_each_family_once(redis_url: str, tmp_p
             for e in entries(client, ARTICLES_DUPLICATES)
         }
         client.close()
+    assert len(consumers) == 4
     assert len(unique) == families, sorted(unique)
     assert len(unique) + len(duplicates) == total
     for n in range(families):

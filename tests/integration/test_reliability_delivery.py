@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pactwatch.contracts import Article, ArticleDeduplicated
 from pactwatch.delivery import (
+    Consumers,
     StreamConsumer,
     UndecodableError,
     dead_letter_counts,
@@ -22,8 +23,8 @@ from pactwatch.delivery import (
     list_dead_letters,
     replay_dead_letters,
 )
-from pactwatch.settings import ServiceSettings
-from pactwatch.streams import connect
+from pactwatch.settings import ServiceSettings, consumer_name
+from pactwatch.streams import connect, ensure_groups
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 
@@ -273,3 +274,38 @@ def test_decoding_any_entry_gives_the_message_or_a_reason(entry: dict[bytes, byt
         assert isinstance(decoded, ArticleDeduplicated)
         return
     assert reason
+
+
+@pytest.mark.anyio
+async def test_several_consumers_per_stream_share_the_work_in_one_process(
+    redis: Redis, redis_url: str
+) -> None:
+    await publish(redis_url, 40)
+    seen: list[str] = []
+    in_flight = peak = 0
+
+    async def handler(batch: list[ArticleDeduplicated]) -> None:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.05)  # a handler waiting on I/O, as the deduplicator's claims do
+        seen.extend(m.article.id for m in batch)
+        in_flight -= 1
+
+    settings = ServiceSettings(batch_size=4, poll_ms=20, consumers_per_stream=3)
+    consumers = Consumers(redis, group=GROUP, service="tests", settings=settings)
+    consumers.subscriber(STREAM, ArticleDeduplicated)(handler)
+    assert consumers.watched() == [(STREAM, GROUP)]
+    await ensure_groups(redis, GROUP, [STREAM])
+    await consumers.start()
+    try:
+        async with asyncio.timeout(20):
+            while len(seen) < 40:  # noqa: ASYNC110  # the handler appends as it goes
+                await asyncio.sleep(0.02)
+        names = sorted(c["name"].decode() for c in await redis.xinfo_consumers(STREAM, GROUP))
+    finally:
+        await consumers.stop()
+    assert sorted(seen) == sorted(f"a{n}" for n in range(40))  # each once
+    assert peak >= 2
+    assert names == [f"{consumer_name()}-{n}" for n in (1, 2, 3)]
+    assert (await redis.xpending(STREAM, GROUP))["pending"] == 0

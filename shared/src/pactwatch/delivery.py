@@ -588,25 +588,29 @@ class Consumers:
                 stream=StreamSub(stream, group=self._group, consumer=consumer_name(), batch=True),
                 description=handler.__doc__,
             )(handler)
-            self.consumers.append(
-                StreamConsumer(
-                    self._redis,
-                    stream=stream,
-                    group=self._group,
-                    model=model,
-                    handler=handler,
-                    service=self._service,
-                    settings=self._settings,
-                    transient=self._transient,
+            count = self._settings.consumers_per_stream
+            base = consumer_name()
+            for n in range(1, count + 1):
+                self.consumers.append(
+                    StreamConsumer(
+                        self._redis,
+                        stream=stream,
+                        group=self._group,
+                        model=model,
+                        handler=handler,
+                        service=self._service,
+                        settings=self._settings,
+                        consumer=base if count == 1 else f"{base}-{n}",
+                        transient=self._transient,
+                    )
                 )
-            )
             return handler
 
         return register
 
     def watched(self) -> list[tuple[str, str]]:
         """The (stream, group) pairs read, for ``/metrics``."""
-        return [(c.stream, c.group) for c in self.consumers]
+        return list(dict.fromkeys((c.stream, c.group) for c in self.consumers))
 
     async def start(self) -> None:
         """Create the groups (at id 0) and start reading every stream."""

@@ -39,6 +39,14 @@ class ServiceSettings(BaseSettings):
         description="Port of the HTTP endpoints (health, metrics, APIs); honcho sets PORT.",
     )
     batch_size: int = Field(default=64, ge=1, le=10_000, description="Messages read at once.")
+    consumers_per_stream: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="Consumers of each stream in one process (one group, names <host>-<pid>-<n>). "
+        "Above 1, a worker whose handler waits on Redis reads and handles the next batch "
+        "meanwhile; a CPU-bound worker (the extractor) gains nothing from it.",
+    )
     poll_ms: int = Field(default=100, ge=1, description="How long a read blocks waiting (ms).")
     shutdown_grace_s: float = Field(
         default=20.0, description="How long a graceful shutdown may take to finish in-flight work."

@@ -17,3 +17,10 @@ class DeduplicatorSettings(ServiceSettings):
         le=1,
         description="Jaccard similarity of 5-word shingles from which a text is a near-duplicate.",
     )
+    consumers_per_stream: int = Field(
+        default=2,
+        ge=1,
+        le=32,
+        description="Consumers of articles.ingested in one process: while one batch waits on "
+        "its Redis claims, the next one is fingerprinted.",
+    )
