@@ -10,6 +10,8 @@ from pactwatch.contracts import Article
 from pactwatch_extractor.dates import dateline_date, resolve
 from pactwatch_extractor.extraction import Extractor, prepare
 from pactwatch_extractor.gazetteer import gazetteer
+from pactwatch_extractor.settings import ExtractorSettings
+from pydantic import ValidationError
 
 
 @pytest.fixture(scope="module")
@@ -164,3 +166,15 @@ def test_prepare_maps_offsets_back_through_the_removed_dateline() -> None:
     full = f"{article.title}\n\n{article.text}"
     start = prepared.text.index("Egypt")
     assert full[prepared.to_article(start) :].startswith("Egypt")
+
+
+def test_the_extractor_refuses_more_than_one_consumer_per_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a deployment-wide PACTWATCH_CONSUMERS_PER_STREAM must not put two threads on one spaCy
+    # pipeline: the extractor says so at start-up instead
+    monkeypatch.setenv("PACTWATCH_CONSUMERS_PER_STREAM", "2")
+    with pytest.raises(ValidationError, match="consumers_per_stream"):
+        ExtractorSettings()
+    monkeypatch.setenv("PACTWATCH_CONSUMERS_PER_STREAM", "1")
+    assert ExtractorSettings().consumers_per_stream == 1

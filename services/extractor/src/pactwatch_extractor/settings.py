@@ -15,3 +15,10 @@ class ExtractorSettings(ServiceSettings):
         default=100_000, ge=1000, description="Longer texts are cut here and flagged as truncated."
     )
     batch_size: int = Field(default=32, ge=1, le=1000, description="Articles per nlp.pipe batch.")
+    consumers_per_stream: int = Field(
+        default=1,
+        ge=1,
+        le=1,
+        description="One: the spaCy pipeline is not shared between threads, and NLP gains "
+        "nothing from it; scale the extractor with replicas.",
+    )
