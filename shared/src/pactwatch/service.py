@@ -6,6 +6,7 @@ that each one answers ``/healthz`` and ``/readyz`` and shuts down gracefully on 
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -103,10 +104,31 @@ def build_worker_app(
         logger=LOGGER,
         asgi_routes=[("/healthz", healthz), ("/readyz", readyz), ("/metrics", metrics)],
         on_startup=[create_groups, *on_startup],
-        after_startup=[consumers.start] if consumers is not None else [],
+        after_startup=[settle_heap, *([consumers.start] if consumers is not None else [])],
         on_shutdown=[*([consumers.stop] if consumers is not None else []), *on_shutdown],
         after_shutdown=[close_redis],
     )
+
+
+GC_GEN0_THRESHOLD = 10_000
+"""Allocations between two young-generation collections (Python's default: 700)."""
+
+
+async def settle_heap() -> None:
+    """Once a service has started: move what start-up built (modules, models, the spaCy
+    pipeline) out of the collector's sight, and collect the young generation less often.
+
+    A batch decodes tens of thousands of small objects (an enriched article is ~300), which
+    with Python's defaults set off dozens of collections per batch, each promoting survivors
+    into generations that full collections walk along with everything loaded at start-up.
+    Decoding enriched articles, 64 at a time, took 3-4 times as long as with the collector
+    off; frozen, with this threshold, 1.5 times. Messages hold no reference cycles: reference
+    counting frees them, so this changes when cycles are found, not how much is kept.
+    Measured on the stages alone (one run each): deduplicator CPU per message 1.04 -> 0.67 ms,
+    indexer 0.83 -> 0.68, ingest 0.57 -> 0.50."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_GEN0_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def exit_zero_after_sigterm() -> None:

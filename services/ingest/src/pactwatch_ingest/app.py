@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from faststream import FastStream
 from pactwatch.contracts import ARTICLES_INGESTED
 from pactwatch.http import add_health_routes, json_errors, requires_key, with_extra_schemas
-from pactwatch.service import make_broker
+from pactwatch.service import make_broker, settle_heap
 from pactwatch.streams import connect
 
 from pactwatch_ingest import dating, language, pages
@@ -60,6 +60,7 @@ def create_app() -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(warm_up)
         await broker.start()
+        await settle_heap()
         poller = None
         if settings.feeds_enabled:
             poller = asyncio.create_task(Poller(store, fetcher, intake, settings).run())
