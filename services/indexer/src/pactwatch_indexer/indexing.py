@@ -29,9 +29,11 @@ from pactwatch.contracts import (
     Article,
     ArticleEnriched,
     DuplicateDetected,
+    Entity,
     Evidence,
     Signatory,
 )
+from pydantic import TypeAdapter
 
 from pactwatch_indexer.searchsyntax import fold
 
@@ -39,6 +41,10 @@ IndexMessage = ArticleEnriched | DuplicateDetected | AgreementSighted
 
 SEARCH_CHARS = 300_000
 """Text beyond this is stored but not indexed for search: PostgreSQL caps a tsvector at 1 MB."""
+
+
+_ENTITIES = TypeAdapter(tuple[Entity, ...])
+"""Entities to JSON in one call (half the time of dumping each model in Python)."""
 
 
 def utc(moment: datetime) -> datetime:
@@ -464,7 +470,7 @@ def enriched_row(message: ArticleEnriched) -> ArticleRow:
     """The row of an article the extractor processed: an original."""
     return ArticleRow(
         **_article_fields(message.article),
-        entities=dumps([e.model_dump(mode="json") for e in message.entities]),
+        entities=_ENTITIES.dump_json(message.entities).decode(),
         countries=tuple(sorted(set(message.countries))),
         agreements=dumps([r.model_dump(mode="json") for r in message.agreements]),
         skipped=message.skipped,
