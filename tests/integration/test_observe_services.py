@@ -157,7 +157,7 @@ def test_the_worker_reports_its_groups_backlog_read_at_scrape_time(
     group = {"stream": ARTICLES_INGESTED, "group": "deduplicator"}
     assert value(found, "pactwatch_group_lag", **group) == 0
     assert value(found, "pactwatch_group_pending", **group) == 0
-    assert value(found, "pactwatch_group_consumers", **group) == 1
+    assert value(found, "pactwatch_group_consumers", **group) == 2  # two per process
     assert value(found, "pactwatch_stream_length", stream=ARTICLES_INGESTED) == ARTICLES + 3
     assert value(found, "pactwatch_dlq_size", stream=ARTICLES_INGESTED) == 1
     assert value(found, "pactwatch_redis_up") == 1
@@ -199,7 +199,7 @@ def test_every_line_about_a_message_names_service_stream_consumer_and_ids(
         assert line["service"] == "deduplicator"
         assert line["stream"] == ARTICLES_INGESTED
         assert line["group"] == "deduplicator"
-        assert line["consumer"].endswith(f"-{service.process.pid}")
+        assert line["consumer"].rsplit("-", 1)[0].endswith(f"-{service.process.pid}")
         assert line["message_id"] in ids
     (dead,) = [x for x in lines if x["event"] == "delivery.dead_lettered"]
     assert dead["stream"] == ARTICLES_INGESTED
@@ -217,9 +217,11 @@ def test_status_shows_streams_groups_consumers_and_dead_letters(observed: dict[s
     assert ingested["last_minute"] == ARTICLES + 3
     (dedup,) = ingested["groups"]
     assert (dedup["name"], dedup["lag"], dedup["pending"]) == ("deduplicator", 0, 0)
-    (consumer,) = dedup["consumers"]
-    assert consumer["name"].endswith(f"-{observed['deduplicator'].process.pid}")
-    assert consumer["idle_ms"] >= 0
+    # the deduplicator's two consumers, named after its process
+    pid = observed["deduplicator"].process.pid
+    names = sorted(c["name"] for c in dedup["consumers"])
+    assert [name.rsplit("-", 2)[1:] for name in names] == [[str(pid), "1"], [str(pid), "2"]]
+    assert all(c["idle_ms"] >= 0 for c in dedup["consumers"])
     assert streams[ARTICLES_UNIQUE]["length"] == ARTICLES
     assert streams[ARTICLES_UNIQUE]["groups"] == []  # no extractor has run here
     (indexer,) = streams[ARTICLES_DUPLICATES]["groups"]
@@ -235,7 +237,9 @@ def test_status_shows_streams_groups_consumers_and_dead_letters(observed: dict[s
     (row,) = [line.split() for line in lines if line.split()[:1] == [ARTICLES_INGESTED]]
     length = str(ARTICLES + 3)
     assert row[:6] == [ARTICLES_INGESTED, length, length, "deduplicator", "0", "0"]
-    assert row[6] == consumer["name"]
+    assert row[6] == names[0]
+    # the second consumer on a line of its own under the first
+    assert [line.split()[0] for line in lines if names[1] in line] == [names[1]]
     assert lines[-2:] == ["DEAD LETTERS", "articles.ingested.dlq  1"]
 
 
