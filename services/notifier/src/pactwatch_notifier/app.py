@@ -12,7 +12,7 @@ from pactwatch.alertfeed import alert_feed_router
 from pactwatch.contracts import ALERTS_STREAM, GROUP_NOTIFIER
 from pactwatch.delivery import Consumers
 from pactwatch.http import add_health_routes, json_errors, requires_key
-from pactwatch.service import make_broker
+from pactwatch.service import make_broker, settle_heap
 from pactwatch.streams import connect, ensure_groups
 from redis.asyncio import Redis
 
@@ -60,6 +60,7 @@ def create_app() -> FastAPI:
         await ensure_groups(redis, GROUP_NOTIFIER)
         await ensure_webhook_groups(redis)
         await broker.start()
+        await settle_heap()
         await consumers.start()
         webhooks.start()
         try:
