@@ -139,3 +139,29 @@ async def test_two_workers_deliver_each_job_once(redis_url: str, redis_client: r
     deliveries = [r.headers["x-pactwatch-delivery"] for r in rx.accepted()]
     assert len(deliveries) == 40
     assert len(set(deliveries)) == 40
+
+
+async def test_one_batch_of_jobs_looks_its_subscriptions_up_at_once(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    # jobs for a live, a removed and an unreadable subscription, read in one batch: the live
+    # one's are delivered, the others dropped (nothing to deliver to), none left pending
+    with receivers([]) as [rx]:
+        client = connect(redis_url)
+        store = SubscriptionStore(client)
+        live = await store.create(SubscriptionIn(url=rx.url))
+        gone = await store.create(SubscriptionIn(url=rx.url + "?gone"))
+        broken = await store.create(SubscriptionIn(url=rx.url + "?broken"))
+        assert await store.remove(gone.id)
+        redis_client.hset("pactwatch:webhooks:subscriptions", broken.id, b"{not json")
+        found = await store.get_many([live.id, gone.id, broken.id])
+        assert found == {live.id: live, gone.id: None, broken.id: None}
+        await client.aclose()
+        for n in range(3):
+            for subscription in (live, gone, broken):
+                redis_client.xadd(WEBHOOK_DELIVERIES, job(subscription.id, f"al{n}"))
+        async with workers(redis_url):
+            await wait_for(lambda: len(rx.requests) == 3, "the live deliveries")
+            await wait_for(lambda: settled(redis_client), "settled")
+    assert sorted(r.json["alert_id"] for r in rx.requests) == ["al0", "al1", "al2"]
+    assert {r.path for r in rx.requests} == {"/hook"}

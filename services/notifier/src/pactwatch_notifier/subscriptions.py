@@ -43,8 +43,8 @@ class SubscriptionStore:
         self._redis = redis
         self._log_size = log_size
         self._dead_size = dead_size
-        # every alert's fan-out reads them all, every delivery looks its own up: parse each
-        # stored version once
+        # every alert's fan-out reads them all, every batch of deliveries looks its own up:
+        # parse each stored version once
         self._parsed: dict[bytes, Subscription] = {}
 
     async def create(self, request: SubscriptionIn) -> Subscription:
@@ -76,12 +76,22 @@ class SubscriptionStore:
         found: Any = await self._redis.hlen(SUBSCRIPTIONS_KEY)
         return int(found)
 
-    async def get(self, subscription_id: str) -> Subscription | None:
-        """The subscription as stored now; None once it is removed."""
-        raw: Any = await self._redis.hget(SUBSCRIPTIONS_KEY, subscription_id)
-        if not raw:
-            return None
-        return self._parse(raw)
+    async def get_many(self, subscription_ids: list[str]) -> dict[str, Subscription | None]:
+        """Several subscriptions as stored now, in one round trip: None for each removed one
+        (or stored unreadably, which is logged)."""
+        if not subscription_ids:
+            return {}
+        raws: Any = await self._redis.hmget(SUBSCRIPTIONS_KEY, subscription_ids)
+        found: dict[str, Subscription | None] = {}
+        for subscription_id, raw in zip(subscription_ids, raws, strict=True):
+            try:
+                found[subscription_id] = self._parse(raw) if raw else None
+            except ValidationError as exc:
+                log.error(
+                    "subscription.unreadable", subscription_id=subscription_id, error=str(exc)
+                )
+                found[subscription_id] = None
+        return found
 
     def _parse(self, raw: bytes) -> Subscription:
         found = self._parsed.get(raw)

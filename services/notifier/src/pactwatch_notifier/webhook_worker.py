@@ -64,6 +64,7 @@ WEBHOOK_DELIVERIES = "webhooks.deliveries"
 RETRIES_KEY = "{webhooks.deliveries}:retries"
 """Jobs waiting for their next attempt; the hash tag puts it on the stream's slot."""
 JOB_FIELD = "job"
+_JOB = JOB_FIELD.encode()
 USER_AGENT = "pactwatch-notifier/1 (+webhooks)"
 
 _MOVE_DUE = """
@@ -259,15 +260,25 @@ class WebhookWorker:
             if self._stopping.is_set():
                 return
         free = self._settings.webhook_concurrency - len(self._tasks)
+        jobs: list[tuple[bytes, DeliveryJob]] = []
         for entry_id, fields in await self._read(WEBHOOK_DELIVERIES, free):
-            self._dispatch(entry_id, fields)
+            try:
+                jobs.append((entry_id, DeliveryJob.model_validate_json(fields.get(_JOB, b""))))
+            except ValidationError as exc:
+                log.error("webhooks.job_unreadable", entry_id=entry_id.decode(), error=str(exc))
+                self._track(self._settle(entry_id))
+        # every subscription the jobs name, looked up together: one round trip, not one each
+        subscriptions = await self._store.get_many(
+            list(dict.fromkeys(job.subscription_id for _, job in jobs))
+        )
+        for entry_id, job in jobs:
+            self._dispatch(entry_id, job, subscriptions[job.subscription_id])
 
-    def _dispatch(self, entry_id: bytes, fields: dict[bytes, bytes]) -> None:
-        try:
-            job = DeliveryJob.model_validate_json(fields.get(JOB_FIELD.encode(), b""))
-        except ValidationError as exc:
-            log.error("webhooks.job_unreadable", entry_id=entry_id.decode(), error=str(exc))
-            self._track(self._settle(entry_id))
+    def _dispatch(
+        self, entry_id: bytes, job: DeliveryJob, subscription: Subscription | None
+    ) -> None:
+        if subscription is None:
+            self._track(self._settle(entry_id))  # unsubscribed since: nothing to deliver
             return
         if self._in_flight[job.subscription_id] >= self._settings.webhook_per_subscription:
             # this receiver has its share of requests open already: try again shortly
@@ -276,7 +287,7 @@ class WebhookWorker:
             self._track(self._settle(entry_id, retry=job, due=time.time() + delay))
             return
         self._in_flight[job.subscription_id] += 1
-        self._track(self._deliver(entry_id, job))
+        self._track(self._deliver(entry_id, job, subscription))
 
     def _track(self, work: Awaitable[None]) -> None:
         task: asyncio.Task[None] = asyncio.ensure_future(work)
@@ -291,12 +302,8 @@ class WebhookWorker:
 
         task.add_done_callback(done)
 
-    async def _deliver(self, entry_id: bytes, job: DeliveryJob) -> None:
+    async def _deliver(self, entry_id: bytes, job: DeliveryJob, subscription: Subscription) -> None:
         try:
-            subscription = await self._store.get(job.subscription_id)
-            if subscription is None:
-                await self._settle(entry_id)  # unsubscribed since: nothing to deliver
-                return
             started = time.perf_counter()
             status, error = await self.attempt(subscription, job)
             duration_ms = round((time.perf_counter() - started) * 1000, 1)
