@@ -109,6 +109,13 @@ def test_whitespace_and_unicode_are_normalised() -> None:
     assert "\u0301" not in text  # é composed (NFC)
 
 
+@pytest.mark.parametrize(
+    "gap", [" ", "  ", "\t", " \t", "\t ", "\u00a0", "\u2009", " \u202f ", "\ufeff", "\u3000 "]
+)
+def test_any_run_of_spacing_between_words_is_one_space(gap: str) -> None:
+    assert clean_text(f"Baku{gap}and{gap}Ankara{gap}signed.") == "Baku and Ankara signed."
+
+
 def test_hard_wrapped_lines_are_reflowed_but_list_items_keep_their_lines() -> None:
     text = clean_text(
         "The two governments signed\nthree documents:\n- a customs protocol;\n"

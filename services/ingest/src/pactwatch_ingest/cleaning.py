@@ -14,7 +14,12 @@ import unicodedata
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff]+")
+_SPACING = r" \t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff"
+# runs of spacing other than one plain space (which needs no change): a text's every word
+# gap matching made the substitution a quarter of ingest's time per article
+_SPACES = re.compile(
+    rf"[\t\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff][{_SPACING}]*| [{_SPACING}]+"
+)
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _LIST_ITEM = re.compile(r"(?:[-*•–—]|\d{1,3}[.)]|[a-z][.)])\s")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

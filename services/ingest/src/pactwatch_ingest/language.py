@@ -39,10 +39,11 @@ class Language:
 def detect_language(text: str) -> Language:
     """The language of ``text`` when py3langid is confident, else unknown with a reason."""
     sample = text[:SAMPLE_CHARS]
-    if sum(1 for ch in sample if ch.isalpha()) < MIN_LETTERS:
+    if sum(map(str.isalpha, sample)) < MIN_LETTERS:
         return Language(None, "language not detected: too little text")
     words = _WORD.findall(sample[:1000].lower())
-    if len(words) >= 30 and sum(w in _ENGLISH_WORDS for w in words) / len(words) >= ENGLISH_SHARE:
+    common = sum(map(_ENGLISH_WORDS.__contains__, words))
+    if len(words) >= 30 and common / len(words) >= ENGLISH_SHARE:
         return Language("en")
     code, confidence = _identifier().classify(sample)
     if confidence < MIN_CONFIDENCE or len(code) != 2:
