@@ -138,9 +138,8 @@ def test_a_shingle_is_its_words_in_order() -> None:
 def test_the_text_claim_is_the_fingerprint_of_title_and_text() -> None:
     # claims stay valid for the dedup window: the key must not change with how it is computed
     article = Article(id="a", title="Rail deal: signed!", text="Ça va. " + STORY)
-    (_, key) = identities(article)[-1]
+    (_, key) = identities(article, words(article.text))[-1]
     assert key == f"text:{text_fingerprint(article.title + ' ' + article.text)}"
-    assert identities(article, words(article.text)) == identities(article)
 
 
 def test_similarity_estimates_jaccard() -> None:

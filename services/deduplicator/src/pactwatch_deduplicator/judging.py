@@ -41,18 +41,15 @@ class Verdict:
     similarity: float = 1.0
 
 
-def identities(
-    article: Article, text_words: Sequence[str] | None = None
-) -> list[tuple[Method, str]]:
-    """The keys under which an article is claimed, strongest first. ``text_words``: the words
-    of its text, when the caller has them already."""
+def identities(article: Article, text_words: Sequence[str]) -> list[tuple[Method, str]]:
+    """The keys under which an article is claimed, strongest first; ``text_words`` are the
+    :func:`~pactwatch.identity.words` of its text."""
     keys: list[tuple[Method, str]] = [("id", f"id:{article.id}")]
     if article.url:
         digest = hashlib.blake2b(canonical_url(article.url).encode(), digest_size=16).hexdigest()
         keys.append(("url", f"url:{digest}"))
-    body = words(article.text) if text_words is None else text_words
     # the fingerprint of title + " " + text, from words the near-duplicate check needs too
-    keys.append(("text", f"text:{words_fingerprint([*words(article.title), *body])}"))
+    keys.append(("text", f"text:{words_fingerprint([*words(article.title), *text_words])}"))
     return keys
 
 
@@ -69,18 +66,18 @@ def owner_value(article: Article, ingested_at: datetime) -> str:
 async def judge_exact(
     store: ClaimStore,
     batch: Sequence[tuple[Article, datetime]],
-    text_words: Sequence[Sequence[str]] | None = None,
+    text_words: Sequence[Sequence[str]],
 ) -> list[Verdict]:
     """Claim every identity of every article in one round trip and decide each article.
 
     Articles are claimed in batch order, so of two copies in one batch the first wins.
-    ``text_words``: the words of each article's text, when the caller has them already.
+    ``text_words``: the words of each article's text, in batch order.
     """
     claims: list[tuple[str, str]] = []
     keyed: list[tuple[list[tuple[Method, str]], str, int]] = []
     for n, (article, ingested_at) in enumerate(batch):
         value = owner_value(article, ingested_at)
-        keys = identities(article, None if text_words is None else text_words[n])
+        keys = identities(article, text_words[n])
         keyed.append((keys, value, len(claims)))
         claims.extend((key, value) for _, key in keys)
     owners = await store.claim_many(claims)
