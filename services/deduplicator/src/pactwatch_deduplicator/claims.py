@@ -3,6 +3,8 @@
 Two replicas that read two copies of one story at the same moment both send SET NX for the
 same text key; Redis runs them one after the other, so exactly one wins and the other reads
 the winner's value back. Each claim touches one key, so this works on Redis Cluster as is.
+Both scripts are idempotent (a call made again returns what the first returned), which
+:func:`~pactwatch.scripting.evalsha_many` relies on.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pactwatch.scripting import Call, evalsha_many
 from redis.asyncio import Redis
 
 from pactwatch_deduplicator.judging import Candidate
@@ -33,11 +36,8 @@ class RedisClaims:
     async def claim_many(self, claims: Sequence[tuple[str, str]]) -> list[str]:
         if not claims:
             return []
-        pipe: Any = self._redis.pipeline(transaction=False)
-        async with pipe:
-            for key, value in claims:
-                await self._script(keys=[self._prefix + key], args=[value, self._ttl], client=pipe)
-            owners = await pipe.execute()
+        calls: list[Call] = [([self._prefix + key], [value, self._ttl]) for key, value in claims]
+        owners = await evalsha_many(self._redis, self._script, calls)
         return [o.decode() if isinstance(o, bytes) else str(o) for o in owners]
 
 
@@ -105,22 +105,23 @@ class RedisLsh:
     ) -> list[list[Candidate]]:
         if not claims:
             return []
-        pipe: Any = self._redis.pipeline(transaction=False)
-        async with pipe:
-            for article_id, bands, signature in claims:
-                # the band keys travel as one argument: packing 53 keys a call cost more
-                # than the script itself (they share the {lsh} slot with the declared keys)
-                keys = [f"{self._base}sig:{article_id}", f"{self._base}seq"]
-                args: list[str | bytes | int] = [
+        # the band keys travel as one argument: packing 53 keys a call cost more than the
+        # script itself (they share the {lsh} slot with the declared keys)
+        calls: list[Call] = [
+            (
+                [f"{self._base}sig:{article_id}", f"{self._base}seq"],
+                [
                     article_id,
                     signature,
                     self._window_ms,
                     f"{self._base}sig:",
                     f"{self._base}band:",
                     ",".join(bands),
-                ]
-                await self._script(keys=keys, args=args, client=pipe)
-            replies = await pipe.execute()
+                ],
+            )
+            for article_id, bands, signature in claims
+        ]
+        replies = await evalsha_many(self._redis, self._script, calls)
         out = []
         for reply in replies:
             rows = [reply[i : i + 4] for i in range(0, len(reply), 4)]
