@@ -227,6 +227,49 @@ def test_a_named_treaty_keeps_its_name_and_kind(extractor: Extractor) -> None:
     assert record.parties == ("ESP", "PRT")
 
 
+@pytest.mark.parametrize(
+    ("sentence", "title"),
+    [
+        # where, when and between whom are not the subject
+        (
+            "Kenya and Tanzania signed an agreement on wildlife protection in Arusha on Monday.",
+            "wildlife protection",
+        ),
+        (
+            "Chile and Peru signed a memorandum on the exchange of prisoners between the two "
+            "countries on Friday.",
+            "exchange of prisoners",
+        ),
+        # "cooperation" ends a subject but is not one alone
+        (
+            "Norway and Iceland signed a fisheries cooperation agreement on Tuesday.",
+            "fisheries cooperation",
+        ),
+        ("Vietnam and Laos signed a cooperation agreement on Tuesday.", "agreement"),
+        # names with "and" and with a list inside them
+        (
+            "Japan and India signed the Economic and Technical Cooperation Agreement on Tuesday.",
+            "Economic and Technical Cooperation Agreement",
+        ),
+        (
+            "Azerbaijan and Georgia signed the Treaty of Peace, Friendship and Good "
+            "Neighbourliness on Tuesday.",
+            "Treaty of Peace, Friendship and Good Neighbourliness",
+        ),
+        # a document named after a place, but not one named after its two parties
+        ("Spain and Morocco signed the Rabat Declaration on Tuesday.", "Rabat Declaration"),
+        (
+            "Officials said the Turkey-Libya Memorandum signed by Turkey and Libya on Tuesday "
+            "covers energy.",
+            "memorandum",
+        ),
+    ],
+)
+def test_titles_an_analyst_would_read(extractor: Extractor, sentence: str, title: str) -> None:
+    (record,) = alertable(extract(extractor, f"CAPITAL, March 12 (Wire) - {sentence}"))
+    assert record.title == title
+
+
 def test_signatories_with_office_and_country(extractor: Extractor) -> None:
     records = extract(
         extractor,

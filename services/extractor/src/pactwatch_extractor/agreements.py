@@ -250,28 +250,41 @@ def _proper_name(head: Token) -> str | None:
     if not head.is_title and not head.is_upper:
         return None
     i = head.i
-    while i - 1 >= sent.start and (
-        doc[i - 1].is_title or doc[i - 1].text in ("'s",) or doc[i - 1].like_num
-    ):
-        if doc[i - 1].i == sent.start and doc[i - 1].lower_ in ("the", "a", "an"):
+    while i - 1 >= sent.start:
+        prev = doc[i - 1]
+        if prev.is_title or prev.text in ("'s",) or prev.like_num:
+            if prev.i == sent.start and prev.lower_ in ("the", "a", "an"):
+                break
+            i -= 1
+        elif (
+            # "the Comprehensive Economic and Trade Agreement"
+            prev.lower_ == "and"
+            and i - 2 >= sent.start
+            and _name_word(doc[i - 2])
+            and doc[i - 2].i != sent.start
+        ):
+            i -= 2
+        else:
             break
-        i -= 1
     j = head.i
     while j + 1 < sent.end:
         nxt = doc[j + 1]
         if nxt.ent_type_ in ("DATE", "TIME") or nxt.lower_ in lx.MONTH_WORDS:
             break
-        if (nxt.is_title and nxt.i != sent.start) or (
+        linked = (
             nxt.lower_ in _NAME_LINKS
             and j + 2 < sent.end
-            and doc[j + 2].is_title
-            and doc[j + 2].ent_type_ not in ("DATE", "TIME")
-            and doc[j + 2].lower_ not in lx.MONTH_WORDS
-        ):
-            j += 1
-        else:
+            and _name_word(doc[j + 2])
+            # "the Elysee Treaty between France and Germany", "... in Paris": the parties and
+            # the place, not the name ("Treaty of Kars" keeps its place)
+            and not (nxt.lower_ in _PLACE_LINKS and doc[j + 2].ent_type_ in _PLACES)
+        )
+        # "the Treaty of Friendship, Cooperation and Mutual Assistance"
+        listed = nxt.text == "," and _listed_in_name(doc, j + 2, sent.end)
+        if not ((nxt.is_title and nxt.i != sent.start) or linked or listed):
             break
-    while j > head.i and doc[j].lower_ in _NAME_LINKS:
+        j += 1
+    while j > head.i and (doc[j].lower_ in _NAME_LINKS or doc[j].text == ","):
         j -= 1
     words = doc[i : j + 1]
     # drop leading determiners and sentence-initial capitals that are not part of the name
@@ -286,11 +299,49 @@ def _proper_name(head: Token) -> str | None:
     name = words[start:]
     if len(name) < 2:
         return None
-    # a name is more than a document word and a place: "Turkey-Libya memorandum" is not one
-    if all(t.lower_ in lx.DOC_NOUNS or t.ent_type_ in ("GPE", "NORP") for t in name):
+    # a name is more than a document word and its parties: the "Turkey-Libya Memorandum" is
+    # not one; one place before the document word is ("the Elysee Treaty", "Simla Agreement")
+    places = [t for t in name if t.ent_type_ in ("GPE", "NORP")]
+    if all(t.lower_ in lx.DOC_NOUNS or t in places for t in name) and not (
+        len(name) == 2
+        and places[:1] == [name[0]]
+        and name[0].ent_type_ == "GPE"
+        and not (name.start > 0 and doc[name.start - 1].text in ("-", "–", "/"))
+    ):
         return None
     return name.text
 
+
+_PLACE_LINKS = frozenset({"between", "in", "and", "with", "at"})
+_PLACES = frozenset({"GPE", "LOC", "FAC", "NORP"})
+
+
+def _name_word(token: Token) -> bool:
+    """A capitalised word that may go on a document's name (not a date)."""
+    return (
+        token.is_title
+        and token.ent_type_ not in ("DATE", "TIME")
+        and token.lower_ not in lx.MONTH_WORDS
+    )
+
+
+def _listed_in_name(doc: Doc, start: int, end: int) -> bool:
+    """From ``start``: capitalised words, maybe more commas, then "and" and a capitalised
+    word: the rest of a list inside a name."""
+    k = start
+    while k < end and (_name_word(doc[k]) or doc[k].text == ","):
+        k += 1
+    return (
+        k > start
+        and k + 1 < end
+        and doc[k].lower_ == "and"
+        and _name_word(doc[k + 1])
+        and doc[k + 1].ent_type_ not in _PLACES
+    )
+
+
+_SUBJECT_SUFFIXES = frozenset({"cooperation", "co-operation"})
+"""Words that say nothing of a subject alone but end one ("military cooperation")."""
 
 _SUBJECT_PREPS = frozenset("on for in concerning regarding about of between to covering".split())
 _PARTY_PREPS = frozenset("between with among".split())
@@ -335,14 +386,16 @@ def _subject_title(head: Token, lefts: Sequence[Token]) -> str:
     mods = [
         t
         for t in lefts
-        if t.lower_ not in lx.NON_SUBJECT_MODIFIERS
+        if (t.lower_ not in lx.NON_SUBJECT_MODIFIERS or t.lower_ in _SUBJECT_SUFFIXES)
         and not t.like_num
         and t.dep_ in ("amod", "compound", "nmod")
         and t.pos_ != "DET"
         and not (t.tag_ in ("VBN", "VBG") and t.dep_ == "amod")
         and t.ent_type_ not in ("GPE", "NORP", "DATE", "PERSON")
     ]
-    if mods:
+    # "a military cooperation agreement": "military cooperation"; "a cooperation agreement"
+    # alone says nothing of its subject
+    if any(t.lower_ not in _SUBJECT_SUFFIXES for t in mods):
         return " ".join(t.text for t in mods)
     return _verb_subject(head) or _clause_subject(head)
 
@@ -387,10 +440,41 @@ def _clause_subject(head: Token) -> str:
 
 
 def _without_clauses(token: Token) -> str:
-    """The words of a phrase without its relative and participle clauses."""
-    cut = {t.i for c in token.subtree if c.dep_ in ("acl", "relcl") for t in c.subtree}
+    """The words of a phrase without its relative and participle clauses, and without the
+    phrases that say where, when or between whom it was signed ("security cooperation in
+    Kyiv on Friday", "maritime zones between the two countries"): they are not its subject."""
+    cut = {
+        t.i
+        for c in token.subtree
+        if c.dep_ in ("acl", "relcl") or _circumstance(c)
+        for t in c.subtree
+    }
     words = [t for t in token.subtree if t.i not in cut]
     return "".join(t.text_with_ws for t in words).strip(" ,;")
+
+
+_PARTY_NOUNS = frozenset("countries sides nations states governments parties".split())
+
+
+def _circumstance(prep: Token) -> bool:
+    """A prepositional phrase naming a place, a time or the parties themselves."""
+    if prep.dep_ != "prep" or prep.lower_ not in ("in", "on", "at", "between", "during"):
+        return False
+    objects = [o for o in prep.children if o.dep_ == "pobj"]
+    if not objects:
+        return False
+    obj = objects[0]
+    if obj.ent_type_ in ("DATE", "TIME", "GPE", "FAC") or obj.lower_ in lx.PLACES_AND_OCCASIONS:
+        return True
+    if obj.lower_ in lx.MONTH_WORDS or obj.lower_ in _WEEKDAYS:
+        return True
+    # "between the two countries", "between Paris and Berlin"
+    names = [t for t in obj.subtree if t.pos_ == "PROPN"]
+    places = bool(names) and all(t.ent_type_ in ("GPE", "NORP") for t in names)
+    return prep.lower_ == "between" and (obj.lower_ in _PARTY_NOUNS or places)
+
+
+_WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 
 
 def _strip_field(text: str) -> str:
