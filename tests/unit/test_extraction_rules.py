@@ -270,6 +270,32 @@ def test_titles_an_analyst_would_read(extractor: Extractor, sentence: str, title
     assert record.title == title
 
 
+def test_a_package_listed_with_covering_keeps_its_date_and_clean_items(
+    extractor: Extractor,
+) -> None:
+    records = extract(
+        extractor,
+        "NEW DELHI, March 12 (Wire) - India and Bhutan inked five pacts covering energy, trade "
+        "and space during Prime Minister Narendra Modi's visit to Thimphu on Friday.",
+    )
+    signed = alertable(records)
+    assert sorted(r.title for r in signed) == ["energy", "space", "trade"]
+    assert {r.signed_on for r in signed} == {"2024-03-08"}  # the Friday before the dateline
+    assert {r.parties for r in signed} == {("BTN", "IND")}
+
+
+def test_penned_reports_a_signing(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "CAIRO, March 12 (Wire) - The foreign ministers of Egypt and Sudan penned an agreement "
+        "on water sharing on Sunday in Cairo.",
+    )
+    (record,) = alertable(records)
+    assert record.parties == ("EGY", "SDN")
+    assert record.title == "water sharing"
+    assert record.signed_on == "2024-03-10"
+
+
 def test_signatories_with_office_and_country(extractor: Extractor) -> None:
     records = extract(
         extractor,

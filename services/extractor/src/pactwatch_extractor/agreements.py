@@ -725,7 +725,7 @@ def attached_dates(
             if node.i in (verb.i, mention.head.i) or node in mention.np:
                 out.append(f)
                 break
-            if node.pos_ in ("VERB",) and node.i != verb.i:
+            if node.pos_ in ("VERB",) and node.i != verb.i and not _lists_contents(node, mention):
                 # a date on another verb ("said on Saturday") is not the signing date,
                 # unless that verb only governs the signing ("witnessed the signing")
                 if verb.head.i == node.i and verb.pos_ == "NOUN":
@@ -735,6 +735,17 @@ def attached_dates(
                 break
             node = node.head
     return out
+
+
+_CONTENT_PARTICIPLES = frozenset("covering including concerning spanning involving".split())
+
+
+def _lists_contents(node: Token, mention: Mention) -> bool:
+    """ "five pacts covering energy and trade on Friday": the parser hangs the date on the
+    participle that lists what the documents cover, which is part of the mention."""
+    return (
+        node.dep_ == "acl" and node.head.i == mention.head.i and node.lower_ in _CONTENT_PARTICIPLES
+    )
 
 
 # ----------------------------------------------------------------------------- parties
@@ -1537,7 +1548,12 @@ def _expand_same_sentence(draft: Draft, m: Mention, drafts: list[Draft]) -> None
         if (child.dep_ == "prep" and child.lower_ in ("on", "in", "covering", "for")) or (
             child.dep_ == "acl" and child.lower_ in ("covering", "including", "concerning", "on")
         ):
-            text = head.doc[child.i + 1 : child.right_edge.i + 1].text
+            # up to where the phrase says where or when ("... and space during the visit")
+            end = min(
+                [c.left_edge.i for c in child.subtree if c.i > child.i and _circumstance(c)]
+                + [child.right_edge.i + 1]
+            )
+            text = head.doc[child.i + 1 : end].text
     one_of = re.search(
         r",\s*(?:including|one of (?:them|which))\s+(?:one\s+)?(.+?)(?:,|$)", draft.sentence.text
     )

@@ -84,7 +84,8 @@ LETTER_OF_INTENT = re.compile(r"\bletters? of intent\b", re.I)
 SIGN_VERBS = frozenset(
     """
     issue issued issues issuing release released releases
-    sign signs signed signing ink inks inked inking seal seals sealed sealing conclude
+    sign signs signed signing ink inks inked inking seal seals sealed sealing pen pens
+    penned penning conclude
     concludes concluded concluding adopt adopts adopted adopting initial initialled
     initialed ratify ratified ratifies ratifying exchange exchanged exchanging endorse
     endorsed endorses approve approved approves renew renewed finalise finalised
@@ -100,7 +101,8 @@ SIGN_VERBS = frozenset(
 # Verb forms that report a signing.
 SIGNING = frozenset(
     """
-    sign signs signed signing ink inks inked inking seal seals sealed sealing conclude
+    sign signs signed signing ink inks inked inking seal seals sealed sealing pen pens
+    penned penning conclude
     concludes concluded concluding adopt adopts adopted adopting finalise finalised
     finalize finalized
     """.split()
