@@ -20,12 +20,22 @@ from pactwatch.delivery import (
     dead_letter_counts,
     dead_letter_stream,
     decode_entry,
+    is_transient,
     list_dead_letters,
     replay_dead_letters,
 )
 from pactwatch.settings import ServiceSettings, consumer_name
 from pactwatch.streams import connect, ensure_groups
 from redis.asyncio import Redis
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 STREAM = "test.stream"
@@ -309,3 +319,150 @@ async def test_several_consumers_per_stream_share_the_work_in_one_process(
     assert peak >= 2
     assert names == [f"{consumer_name()}-{n}" for n in (1, 2, 3)]
     assert (await redis.xpending(STREAM, GROUP))["pending"] == 0
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [
+        ReadOnlyError("You can't write against a read only replica."),
+        MasterDownError("Link with MASTER is down and replica-serve-stale-data is set to 'no'."),
+        ClusterDownError("The cluster is down"),
+        TryAgainError("Multiple keys request during rehashing of slot"),
+        OutOfMemoryError("command not allowed when used memory > 'maxmemory'."),
+        BusyLoadingError("Redis is loading the dataset in memory"),
+    ],
+)
+def test_failover_and_memory_replies_say_later(exc: Exception) -> None:
+    # redis-py strips the reply's code (READONLY, OOM...) and raises these types
+    assert is_transient(exc)
+
+
+def test_an_error_about_the_command_is_not_transient() -> None:
+    assert not is_transient(ResponseError("WRONGTYPE Operation against a key"))
+
+
+@pytest.mark.anyio
+async def test_redis_out_of_memory_is_waited_out_and_nothing_is_dead_lettered(
+    redis: Redis, redis_url: str
+) -> None:
+    await publish(redis_url, 2)
+    seen: list[str] = []
+    attempts: list[int] = []
+
+    async def handler(batch: list[ArticleDeduplicated]) -> None:
+        attempts.append(len(batch))
+        if len(attempts) == 1:
+            await redis.config_set("maxmemory", 1)  # Redis full from now on: writes refused
+        await redis.set("written-by-handler", "yes")
+        seen.extend(m.article.id for m in batch)
+
+    async def memory_freed() -> None:
+        while not attempts:  # noqa: ASYNC110  # a test's wait, not a service's loop
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)
+        await redis.config_set("maxmemory", 0)
+
+    # with one delivery allowed, a failure counted against the batch would dead-letter it
+    loop = consumer(redis, handler, max_deliveries=1)
+    freeing = asyncio.create_task(memory_freed())
+    try:
+
+        async def done() -> bool:
+            return len(seen) == 2
+
+        await run_until(loop, done)
+    finally:
+        await freeing
+        await redis.config_set("maxmemory", 0)
+    assert len(attempts) >= 2
+    assert set(attempts) == {2}  # the batch in hand, retried whole
+    assert await redis.exists(dead_letter_stream(STREAM)) == 0
+
+
+@pytest.mark.anyio
+async def test_a_group_that_cannot_be_recreated_yet_is_tried_again(
+    redis: Redis, redis_url: str
+) -> None:
+    await publish(redis_url, 1)
+    seen: list[str] = []
+
+    async def handler(batch: list[ArticleDeduplicated]) -> None:
+        seen.extend(m.article.id for m in batch)
+
+    loop = consumer(redis, handler)
+    task = asyncio.create_task(loop.run())
+    try:
+        async with asyncio.timeout(20):
+            while not seen:  # noqa: ASYNC110  # a test's wait, not a service's loop
+                await asyncio.sleep(0.05)
+            # the group lost, and Redis refusing to create it again (OOM), at one moment
+            pipe: Any = redis.pipeline(transaction=True)
+            async with pipe:
+                pipe.xgroup_destroy(STREAM, GROUP)
+                pipe.config_set("maxmemory", 1)
+                await pipe.execute()
+            await asyncio.sleep(0.5)
+            assert not task.done(), "the consumer stopped instead of waiting"
+            await redis.config_set("maxmemory", 0)
+            await publish(redis_url, 1, start=1)
+            while len(seen) < 3:  # noqa: ASYNC110  # a test's wait, not a service's loop
+                await asyncio.sleep(0.05)
+    finally:
+        await redis.config_set("maxmemory", 0)
+        loop.stop()
+        await asyncio.wait_for(task, 10)
+    assert seen == ["a0", "a0", "a1"]
+
+
+@pytest.mark.anyio
+async def test_a_batch_retried_after_a_transient_error_dead_letters_a_bad_entry_once(
+    redis: Redis, redis_url: str
+) -> None:
+    await publish(redis_url, 1)
+    await redis.xadd(STREAM, {"article": "plain field"})
+    await publish(redis_url, 1, start=1)
+    seen: list[str] = []
+    attempts = 0
+
+    async def handler(batch: list[ArticleDeduplicated]) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 2:
+            raise RedisConnectionError("Redis went away")
+        seen.extend(m.article.id for m in batch)
+
+    loop = consumer(redis, handler)
+
+    async def done() -> bool:
+        return len(seen) == 2
+
+    await run_until(loop, done)
+    assert attempts == 3
+    assert await redis.xlen(dead_letter_stream(STREAM)) == 1
+
+
+@pytest.mark.anyio
+async def test_entries_held_after_a_transient_error_are_not_claimed_by_a_replica(
+    redis: Redis, redis_url: str
+) -> None:
+    await ensure_groups(redis, GROUP, [STREAM])
+    await publish(redis_url, 2)
+
+    async def failing(batch: list[ArticleDeduplicated]) -> None:
+        raise RedisConnectionError("the database went away")
+
+    holder = consumer(redis, failing, name="holder", claim_idle_ms=300)
+    with pytest.raises(RedisConnectionError):
+        await holder.step()
+    await asyncio.sleep(0.5)  # past the claim time: a replica could take them now...
+    with pytest.raises(RedisConnectionError):
+        await holder.step()  # ...but the retry says they are still being worked on
+    taken: list[str] = []
+
+    async def handler(batch: list[ArticleDeduplicated]) -> None:
+        taken.extend(m.article.id for m in batch)
+
+    await consumer(redis, handler, name="other", claim_idle_ms=300).step()
+    assert taken == []
+    pending: Any = await redis.xpending_range(STREAM, GROUP, "-", "+", 10)
+    assert [(p["consumer"], p["times_delivered"]) for p in pending] == [(b"holder", 1)] * 2

@@ -44,8 +44,14 @@ from faststream.redis import RedisBroker, StreamSub
 from faststream.redis.parser.binary import BinaryMessageFormatV1
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
+from redis.exceptions import (
+    ClusterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from pactwatch.metrics import BATCH_SIZE, HANDLER_SECONDS, MESSAGES
@@ -68,13 +74,19 @@ ORIGINAL_FIELD_PREFIX = "field:"
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     RedisConnectionError,  # includes BusyLoadingError: Redis replaying its AOF
     RedisTimeoutError,
+    # redis-py raises these for the replies READONLY (a replica since a failover),
+    # MASTERDOWN, CLUSTERDOWN, TRYAGAIN and OOM (maxmemory reached: trimming frees it)
+    ReadOnlyError,
+    ClusterDownError,
+    TryAgainError,
+    OutOfMemoryError,
     ConnectionError,
     TimeoutError,
     OSError,
 )
 """Errors that say "not now" rather than "never": the entries stay pending, no delivery is
 counted against them as a failure, and the consumer retries after a pause."""
-_TRANSIENT_REPLIES = ("LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN")
+_TRANSIENT_REPLIES = ("LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "OOM")
 
 
 def _ms_seq(entry_id: str) -> tuple[int, int]:
@@ -203,6 +215,8 @@ class StreamConsumer(Generic[M]):
         # entries read whose handling met a transient error: handled again before any read,
         # without reading them again (which would count a delivery against them)
         self._in_hand: tuple[list[RawEntry], dict[str, int]] | None = None
+        self._acked: set[str] = set()
+        """Entries of the batch in hand acknowledged so far."""
         self._claim_cursor = "0-0"
         self._next_claim = 0.0
         self._next_sweep = time.monotonic() + min(60.0, settings.consumer_stale_s / 2)
@@ -227,12 +241,15 @@ class StreamConsumer(Generic[M]):
                     raise
                 except Exception as exc:
                     if _is_nogroup(exc):
-                        await self._recreate_group()
-                        continue
+                        try:
+                            await self._recreate_group()
+                            continue
+                        except Exception as again:  # Redis went away, or refuses writes
+                            exc = again
                     if is_transient(exc, self._transient):
                         log.warning("delivery.waiting", reason=_describe(exc), retry_in_s=pause)
                     else:
-                        log.exception("delivery.step_failed", retry_in_s=pause)
+                        log.error("delivery.step_failed", retry_in_s=pause, exc_info=exc)
                     # jitter: replicas that lost Redis together do not all come back at once
                     jittered = pause * random.uniform(1, 1.5)  # noqa: S311  # not a secret
                     with contextlib.suppress(asyncio.TimeoutError):
@@ -249,6 +266,9 @@ class StreamConsumer(Generic[M]):
         ones. Returns the number of entries handled."""
         if self._in_hand is not None:
             entries, counts = self._in_hand
+            # still this consumer's: their idle time starts again, so that no replica claims
+            # them while a database or Redis is away (each claim counts a delivery)
+            await self._touch_ids([entry_id for entry_id, _ in entries])
             self._in_hand = None
             await self._process(entries, counts)
             return len(entries)
@@ -274,11 +294,15 @@ class StreamConsumer(Generic[M]):
         return len(entries)
 
     async def _process(self, entries: list[RawEntry], counts: dict[str, int]) -> None:
+        self._acked.clear()
         try:
             await self._handle(entries, counts)
         except Exception as exc:
             if is_transient(exc, self._transient):
-                self._in_hand = (entries, counts)
+                # what was settled already (dead-lettered, or handled on its own after the
+                # batch failed) is not handled again
+                rest = [e for e in entries if e[0] not in self._acked]
+                self._in_hand = (rest, counts) if rest else None
             raise
 
     # --- reading -------------------------------------------------------------------------
@@ -335,7 +359,7 @@ class StreamConsumer(Generic[M]):
         done: list[str] = []
         for entry_id, fields in raw:
             deliveries = counts.get(entry_id, 1)
-            if fields is None:  # deleted from the stream while pending (Redis 6.2 claims it)
+            if not fields:  # deleted from the stream while pending: nothing left to handle
                 done.append(entry_id)
                 continue
             if deliveries > self._max_deliveries:
@@ -417,6 +441,7 @@ class StreamConsumer(Generic[M]):
     async def _ack(self, ids: Sequence[str]) -> None:
         if ids:
             await self._redis.xack(self.stream, self.group, *ids)
+            self._acked.update(ids)
 
     async def _dead_letter(
         self, entry_id: str, fields: Mapping[bytes, bytes], reason: str, error: str, count: int
@@ -462,11 +487,7 @@ class StreamConsumer(Generic[M]):
                     await asyncio.wait_for(done.wait(), self._claim_idle_ms / 3000)
                     return
                 with contextlib.suppress(Exception):
-                    for start in range(0, len(ids), 500):
-                        await self._touch(
-                            keys=[self.stream],
-                            args=[self.group, self.consumer, *ids[start : start + 500]],
-                        )
+                    await self._touch_ids(ids)
 
         task = asyncio.create_task(keep())
         try:
@@ -474,6 +495,13 @@ class StreamConsumer(Generic[M]):
         finally:
             done.set()
             await task
+
+    async def _touch_ids(self, ids: Sequence[str]) -> None:
+        """Reset the idle time of those of ``ids`` this consumer still holds."""
+        for start in range(0, len(ids), 500):
+            await self._touch(
+                keys=[self.stream], args=[self.group, self.consumer, *ids[start : start + 500]]
+            )
 
     # --- groups and consumers ---------------------------------------------------------------
 
