@@ -284,6 +284,27 @@ def test_a_package_listed_with_covering_keeps_its_date_and_clean_items(
     assert {r.parties for r in signed} == {("BTN", "IND")}
 
 
+def test_renewable_energy_is_not_a_renewal(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "SANTIAGO, March 12 (Wire) - Chile and New Zealand signed a memorandum of understanding "
+        "on renewable hydrogen cooperation on Saturday.",
+    )
+    (record,) = alertable(records)
+    assert record.parties == ("CHL", "NZL")
+    assert record.signed_on == "2024-03-09"
+
+
+def test_a_renewed_agreement_is_a_past_reference(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "SANTIAGO, March 12 (Wire) - Chile and Argentina renewed their 2014 energy agreement "
+        "on Saturday.",
+    )
+    assert records
+    assert not alertable(records)
+
+
 def test_penned_reports_a_signing(extractor: Extractor) -> None:
     records = extract(
         extractor,

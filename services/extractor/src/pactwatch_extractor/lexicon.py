@@ -185,7 +185,7 @@ CANCELLED_PHRASES = re.compile(
 PAST_PHRASES = re.compile(
     r"\b(ratif\w*|anniversary|replaces|replaced|replacing|modell?ed on|earlier|existing|"
     r"previous|previously|already|former|old|original|originally|ex-post|ex post|"
-    r"reactivat\w*|renew\w*|in force since|preamble|recall\w*|recalling|"
+    r"reactivat\w*|renew|renews|renewed|renewing|renewals?|in force since|preamble|recall\w*|"
     r"cites?|cited|last year|years ago|decades? ago|since then|back in|was signed in|"
     r"signed in (?:19|20)\d\d|of (?:19|20)\d\d|regularis\w*|instruments of ratification|"
     r"similar accords?|similar agreements?|following similar|landmark|historic)\b",
