@@ -165,3 +165,31 @@ async def test_one_batch_of_jobs_looks_its_subscriptions_up_at_once(
             await wait_for(lambda: settled(redis_client), "settled")
     assert sorted(r.json["alert_id"] for r in rx.requests) == ["al0", "al1", "al2"]
     assert {r.path for r in rx.requests} == {"/hook"}
+
+
+async def test_unreadable_alerts_and_unexpected_errors_do_not_stop_the_fan_out(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    with receivers([]) as [rx]:
+        async with workers(redis_url) as (store, [worker]):
+            await store.create(SubscriptionIn(url=rx.url))
+            listed = store.all
+            failures: list[str] = []
+
+            async def failing_once() -> Any:
+                if not failures:
+                    failures.append("raised")
+                    raise RuntimeError("an error no loop expects")
+                return await listed()
+
+            store.all = failing_once  # type: ignore[method-assign]
+            redis_client.xadd(ALERTS_STREAM, {"alert": "not json"})
+            redis_client.xadd(ALERTS_STREAM, {"written-by": "someone else"})
+            redis_client.xadd(
+                ALERTS_STREAM, {"alert": '{"event":"agreement.signed","alert_id":"a1"}'}
+            )
+            await wait_for(lambda: len(rx.requests) == 1, "the readable alert delivered")
+            await wait_for(lambda: settled(redis_client), "settled")
+            assert worker.healthy() is None
+    assert failures == ["raised"]
+    assert rx.requests[0].json == {"event": "agreement.signed", "alert_id": "a1"}

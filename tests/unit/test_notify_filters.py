@@ -92,6 +92,25 @@ def test_an_alert_missing_fields_does_not_match_a_filter_on_them() -> None:
     assert AlertFilter().matches({"event": "agreement.signed"})
 
 
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"parties": "AZE"},
+        {"parties": 7},
+        {"parties": [None, 3, {"x": 1}]},
+        {"parties": ["AZE", None], "confidence": "high"},
+        {"confidence": None},
+        {"confidence": [0.9]},
+    ],
+)
+def test_an_alert_with_fields_of_the_wrong_shape_fails_the_filter_without_raising(
+    odd: dict[str, Any],
+) -> None:
+    strict = AlertFilter(parties=("AZE",), pair=("AZE", "TUR"), min_confidence=0.5)
+    assert not strict.matches({"event": "agreement.signed", **odd})
+    assert AlertFilter().matches({"event": "agreement.signed", **odd})
+
+
 def test_parse_codes_and_stream_ids() -> None:
     assert parse_codes(None) == ()
     assert parse_codes(["aze,TUR", " geo "]) == ("AZE", "TUR", "GEO")

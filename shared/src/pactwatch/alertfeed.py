@@ -130,15 +130,20 @@ class AlertFilter(BaseModel):
         return cleaned
 
     def matches(self, alert: Mapping[str, Any]) -> bool:
-        """Whether ``alert`` (an Alert as a JSON mapping) passes every condition."""
-        parties = tuple(alert.get("parties") or ())
+        """Whether ``alert`` (an Alert as a JSON mapping) passes every condition. A field of
+        the wrong shape (written by another program) fails the condition that reads it."""
+        listed = alert.get("parties")
+        parties = tuple(p for p in listed if isinstance(p, str)) if isinstance(listed, list) else ()
         if self.parties and not any(p in parties for p in self.parties):
             return False
         if self.pair and tuple(sorted(parties)) != self.pair:
             return False
         if self.kinds and alert.get("kind") not in self.kinds:
             return False
-        if self.min_confidence and float(alert.get("confidence") or 0) < self.min_confidence:
+        confidence = alert.get("confidence")
+        if self.min_confidence and not (
+            isinstance(confidence, int | float) and confidence >= self.min_confidence
+        ):
             return False
         if self.fresh_only and alert.get("freshness") != "signed":
             return False

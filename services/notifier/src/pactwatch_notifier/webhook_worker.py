@@ -155,28 +155,35 @@ class WebhookWorker:
             await self._session.close()
 
     async def _forever(self, name: str, step: Callable[[], Awaitable[None]]) -> None:
-        """Run ``step`` until stopped; Redis errors are logged and retried with a pause."""
+        """Run ``step`` until stopped; errors are logged and the step retried after a pause
+        that doubles up to 5 s (what was read and not settled is read again)."""
         pause = 0.1
         while not self._stopping.is_set():
             try:
                 await step()
                 pause = 0.1
+                continue
+            except asyncio.CancelledError:
+                raise
             except ResponseError as exc:
-                self._own_pending[ALERTS_STREAM] = True  # fan-out is redone from the top
                 if "NOGROUP" in str(exc):
                     # Redis lost its data (restarted without persistence): start over
                     log.warning("webhooks.group_missing", loop=name)
-                    with contextlib.suppress(RedisError):
+                    try:
                         await ensure_webhook_groups(self._redis)
-                    continue
-                log.error("webhooks.redis_error", loop=name, error=str(exc))
-                await self._sleep(pause)
-                pause = min(pause * 2, 5.0)
+                        self._own_pending[ALERTS_STREAM] = True
+                        continue
+                    except RedisError as again:
+                        log.warning("webhooks.redis_unavailable", loop=name, error=str(again))
+                else:
+                    log.error("webhooks.redis_error", loop=name, error=str(exc))
             except (RedisError, OSError) as exc:
-                self._own_pending[ALERTS_STREAM] = True
                 log.warning("webhooks.redis_unavailable", loop=name, error=str(exc))
-                await self._sleep(pause)
-                pause = min(pause * 2, 5.0)
+            except Exception as exc:
+                log.error("webhooks.step_failed", loop=name, retry_in_s=pause, exc_info=exc)
+            self._own_pending[ALERTS_STREAM] = True  # fan-out is redone from the top
+            await self._sleep(pause)
+            pause = min(pause * 2, 5.0)
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -231,7 +238,14 @@ class WebhookWorker:
         async with pipe:
             for entry_id, fields in entries:
                 decoded = decode_entry(fields)
-                if decoded is not None and decoded[1].get("event") == "agreement.signed":
+                if decoded is None:
+                    # not written by a notifier: nothing to deliver, and nothing to retry
+                    log.error(
+                        "webhooks.alert_unreadable",
+                        entry_id=entry_id.decode(),
+                        fields=sorted(k.decode(errors="replace") for k in fields)[:10],
+                    )
+                elif decoded[1].get("event") == "agreement.signed":
                     raw, alert = decoded
                     alert_id = str(alert.get("alert_id"))
                     for subscription in subscriptions:
