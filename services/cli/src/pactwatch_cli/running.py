@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -202,8 +203,10 @@ def run(args: argparse.Namespace) -> int:
     )
     print(
         f"pactwatch: API key {key} (kept in {data / 'api-key'}): writes need "
-        "'Authorization: Bearer <key>'; export PACTWATCH_API_KEY=<key> for the pactwatch commands"
+        "'Authorization: Bearer <key>'"
     )
+    env_file = write_env_file(data, env)
+    print(f"pactwatch: in another shell, 'source {env_file}' points the pactwatch commands here")
     print(f"pactwatch: {args.extractors} extractor replica(s); Ctrl-C stops everything", flush=True)
     honcho = subprocess.Popen(  # noqa: S603  # honcho from this environment, fixed arguments
         [
@@ -231,10 +234,32 @@ def run(args: argparse.Namespace) -> int:
         if honcho.poll() is None:
             honcho.terminate()
             honcho.wait(30)
+        env_file.unlink(missing_ok=True)  # its Redis port is gone with this run
         if embedded is not None:
             embedded.stop()
             print("pactwatch: embedded Redis stopped (data kept in .pactwatch/redis)")
     return 0 if stopping else code
+
+
+ENV_FILE_VARIABLES = (
+    "REDIS_URL",
+    "PACTWATCH_API_KEY",
+    "PACTWATCH_INGEST_URL",
+    "PACTWATCH_INDEXER_URL",
+    "PACTWATCH_NOTIFIER_URL",
+)
+"""What the pactwatch commands need to reach a running ``pactwatch run``."""
+
+
+def write_env_file(data: Path, env: dict[str, str]) -> Path:
+    """``data/env``: shell exports of where this run's Redis, index and APIs are, and its API
+    key (so the file is the owner's only). The embedded Redis takes a free port each run."""
+    path = data / "env"
+    lines = [f"export {name}={shlex.quote(env[name])}" for name in ENV_FILE_VARIABLES]
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
 
 
 def _ingest_samples(samples: Path, ingest_url: str) -> None:
