@@ -116,3 +116,21 @@ def test_webhook_subscriptions_from_the_command_line(
     unreachable = pactwatch_process(f"http://127.0.0.1:{free_port()}", "subscriptions")
     assert unreachable.returncode == 3
     assert "cannot reach the notifier" in unreachable.stderr
+
+
+def test_a_missing_or_wrong_api_key_says_how_to_send_one(
+    redis_url: str,
+    logs_dir: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with notifiers(redis_url, logs_dir, env={"PACTWATCH_API_KEYS": "right-key"}) as [notifier]:
+        monkeypatch.setenv("PACTWATCH_NOTIFIER_URL", notifier.base_url)
+        monkeypatch.delenv("PACTWATCH_API_KEY", raising=False)
+        assert main(["subscriptions"]) == 2
+        assert "set PACTWATCH_API_KEY" in capsys.readouterr().err
+        monkeypatch.setenv("PACTWATCH_API_KEY", "wrong-key")
+        assert main(["subscriptions"]) == 2
+        assert "PACTWATCH_API_KEY was not accepted" in capsys.readouterr().err
+        monkeypatch.setenv("PACTWATCH_API_KEY", "right-key")
+        assert main(["subscriptions"]) == 0

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
-from pactwatch_cli.ingesting import DEFAULT_INGEST_URL, auth_headers, ingest_url_from
+from pactwatch_cli.ingesting import DEFAULT_INGEST_URL, auth_headers, ingest_url_from, key_hint
 
 EXIT_CODES = """\
 exit status:
@@ -91,7 +91,8 @@ def _refused(response: Any) -> int:
         message = response.json().get("error") or response.text
     except ValueError:
         message = response.text
-    print(f"pactwatch feeds: HTTP {response.status_code}: {message}", file=sys.stderr)
+    hint = key_hint(response.status_code)
+    print(f"pactwatch feeds: HTTP {response.status_code}: {message}{hint}", file=sys.stderr)
     return 1
 
 

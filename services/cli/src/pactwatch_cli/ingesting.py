@@ -46,6 +46,16 @@ def auth_headers() -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
+def key_hint(status: int) -> str:
+    """What to do about a 401 or 403 answer (else nothing): the commands send the key in
+    $PACTWATCH_API_KEY."""
+    if status not in (401, 403):
+        return ""
+    if not os.environ.get("PACTWATCH_API_KEY", "").strip():
+        return " (no API key sent: set PACTWATCH_API_KEY; `make run` exports it in .pactwatch/env)"
+    return " (the key in PACTWATCH_API_KEY was not accepted)"
+
+
 # --- what is read --------------------------------------------------------------------------
 
 
@@ -352,7 +362,10 @@ class _Poster:
                 self._summary.rejected.append(Rejection(batch[item["index"]].origin, reasons))
             return
         message = answer.get("error") if isinstance(answer, dict) else None
-        reason = f"ingest answered HTTP {response.status_code}: {message or response.text[:200]}"
+        reason = (
+            f"ingest answered HTTP {response.status_code}: {message or response.text[:200]}"
+            + key_hint(response.status_code)
+        )
         self._summary.rejected.extend(Rejection(r.origin, (reason,)) for r in batch)
 
 

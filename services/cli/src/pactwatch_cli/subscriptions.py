@@ -14,7 +14,7 @@ from typing import Any
 
 from pactwatch_cli.filters import add_filter_options
 from pactwatch_cli.filters import alert_filter as filter_from
-from pactwatch_cli.ingesting import auth_headers
+from pactwatch_cli.ingesting import auth_headers, key_hint
 
 DEFAULT_NOTIFIER_URL = "http://127.0.0.1:8002"
 
@@ -22,7 +22,8 @@ EXIT_CODES = """\
 exit status:
   0  done
   1  no such subscription
-  2  invalid arguments, or the notifier refused them (its message says why)
+  2  invalid arguments, or the notifier refused them (its message says why; a missing
+     or wrong API key too)
   3  the notifier could not be reached, or failed
 """
 
@@ -104,8 +105,8 @@ def _call(args: argparse.Namespace, method: str, path: str, body: Any = None) ->
     message = message or f"HTTP {response.status_code}"
     if response.status_code == 404:
         raise _RequestError(1, message)
-    if response.status_code in (400, 409, 413, 422):
-        raise _RequestError(2, message)
+    if response.status_code in (400, 401, 403, 409, 413, 422):
+        raise _RequestError(2, message + key_hint(response.status_code))
     raise _RequestError(3, f"the notifier failed: {message}")
 
 
