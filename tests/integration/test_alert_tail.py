@@ -7,6 +7,7 @@ import argparse
 import json
 import signal
 import subprocess
+import sys
 import threading
 from queue import Empty, Queue
 
@@ -173,3 +174,26 @@ def test_keeps_its_place_when_redis_drops_the_connection(
         raise
     assert tail.wait(20) == 0
     assert redis_client.xlen(ALERTS_STREAM) == 1
+
+
+def test_a_reader_that_goes_away_ends_the_tail_quietly(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    # "pactwatch alerts tail --since 0 | head -1": the pipe closes after the first line
+    pipe = redis_client.pipeline(transaction=False)
+    for n in range(3000):
+        pipe.xadd(ALERTS_STREAM, {"alert": json.dumps({"event": "agreement.signed", "n": n})})
+    pipe.execute()
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "pactwatch_cli", "alerts", "tail", "--redis-url", redis_url,
+         "--since", "0", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )  # fmt: skip
+    assert tail.stdout is not None
+    assert tail.stderr is not None
+    assert json.loads(tail.stdout.readline())["n"] == 0
+    tail.stdout.close()
+    assert tail.wait(30) == 141  # 128 + SIGPIPE, as a shell reports it
+    assert tail.stderr.read() == b""  # no traceback
