@@ -90,9 +90,10 @@ def test_directories_are_walked_and_odd_paths_reported(tmp_path: Path) -> None:
     for name in ("d/b.jsonl", "d/e/c.txt", "d/a.json", "d/e/p.htm", "d/.hidden/x.jsonl", "d/n.md"):
         (tmp_path / name).write_text("{}")
     (tmp_path / "x.pdf").write_text("%PDF")
-    files, problems = collect_files(
+    files, problems, skipped = collect_files(
         [tmp_path / "d", tmp_path / "x.pdf", tmp_path / "missing", tmp_path / "d/b.jsonl"]
     )
+    assert skipped == [tmp_path / "d/n.md"]  # in a directory: left alone, and said so
     assert [f.relative_to(tmp_path).as_posix() for f in files] == [
         "d/a.json",
         "d/b.jsonl",
@@ -119,6 +120,10 @@ def test_the_summary_and_its_exit_code() -> None:
     assert rejected.render().splitlines()[-1] == "  a.jsonl:2: text: Field required"
     down = Summary(files=1, records=1, unreachable="http://127.0.0.1:1: refused", not_sent=1)
     assert down.exit_code == 2
+    others = Summary(files=1, records=1, accepted=1, skipped=["d/notes.md", "d/logo.png"])
+    assert others.exit_code == 0
+    assert others.render().splitlines()[1].startswith("skipped 2 files of other types")
+    assert others.render().splitlines()[1].endswith(": d/notes.md, d/logo.png")
 
 
 def test_the_progress_bar_draws_on_one_line() -> None:

@@ -87,6 +87,8 @@ class Summary:
     rejected: list[Rejection] = field(default_factory=list)
     unreachable: str | None = None
     not_sent: int = 0
+    skipped: list[str] = field(default_factory=list)
+    """Files found in directories whose type ingest does not read."""
 
     @property
     def exit_code(self) -> int:
@@ -107,24 +109,35 @@ class Summary:
                 f"ingest API unreachable: {self.unreachable}; stopped with {self.not_sent} "
                 f"record{_s(self.not_sent)} read but not sent"
             )
+        if self.skipped:
+            shown = ", ".join(self.skipped[:5]) + (", …" if len(self.skipped) > 5 else "")
+            lines.append(
+                f"skipped {len(self.skipped)} file{_s(len(self.skipped))} of other types in "
+                f"directories (read: {', '.join(sorted(SUFFIXES))}): {shown}"
+            )
         if self.rejected:
             lines.append("rejected:")
             lines.extend(f"  {r.origin}: {'; '.join(r.reasons)}" for r in self.rejected)
         return "\n".join(lines)
 
 
-def collect_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Rejection]]:
+def collect_files(
+    paths: Sequence[str | Path],
+) -> tuple[list[Path], list[Rejection], list[Path]]:
     """The files to read, directories walked recursively (hidden entries skipped, sorted);
-    a named path that is missing or of an unknown type is a rejection."""
+    a named path that is missing or of an unknown type is a rejection. Also: the files of
+    other types found in directories, left alone (a README beside the data)."""
     files: list[Path] = []
     problems: list[Rejection] = []
+    skipped: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             for found in sorted(path.rglob("*")):
                 hidden = any(part.startswith(".") for part in found.relative_to(path).parts)
-                if found.is_file() and not hidden and found.suffix.lower() in SUFFIXES:
-                    files.append(found)
+                if not found.is_file() or hidden:
+                    continue
+                (files if found.suffix.lower() in SUFFIXES else skipped).append(found)
         elif path.is_file():
             if path.suffix.lower() in SUFFIXES:
                 files.append(path)
@@ -135,7 +148,7 @@ def collect_files(paths: Sequence[str | Path]) -> tuple[list[Path], list[Rejecti
                 )
         else:
             problems.append(Rejection(str(path), ("no such file or directory",)))
-    return files, problems
+    return files, problems, skipped
 
 
 def read_records(path: Path) -> Iterator[Record | Rejection]:
@@ -393,8 +406,9 @@ def ingest_paths(
     import httpx
 
     summary = Summary()
-    files, problems = collect_files(paths)
+    files, problems, skipped = collect_files(paths)
     summary.rejected.extend(problems)
+    summary.skipped = [str(p) for p in skipped]
     summary.files = len(files)
     with httpx.Client(timeout=httpx.Timeout(timeout, connect=5.0)) as client:
         poster = _Poster(ingest_url.rstrip("/"), summary, client)
@@ -474,7 +488,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    files, _ = collect_files(args.paths)
+    files, _, _ = collect_files(args.paths)
     total = sum(f.stat().st_size for f in files)
     progress: Progress = (
         BarProgress(total, sys.stderr) if sys.stderr.isatty() else LineProgress(sys.stderr)
