@@ -115,6 +115,9 @@ def test_a_batch_publishes_the_good_items_and_names_the_bad_fields(
     broken = api.post("/articles", content=b'{"text": "unterminated', headers=_json)
     assert broken.status_code == 422
     assert "not valid JSON" in broken.json()["error"]
+    latin1 = api.post("/articles", content='{"text": "Brasília"}'.encode("latin-1"), headers=_json)
+    assert latin1.status_code == 422
+    assert latin1.json()["error"].startswith("body is not UTF-8 text: byte 0xed at offset 14")
     assert redis_client.xlen(ARTICLES_INGESTED) == 1
 
 

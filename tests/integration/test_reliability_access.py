@@ -111,7 +111,7 @@ def test_bad_input_gets_a_clear_error_and_the_good_items_go_through() -> None:
         (b'{"title": "no text"}', 422, "text"),
         (b'{"text": 42}', 422, "text"),
         (b'"just a string"', 422, "JSON object"),
-        (b'{"text": "caf\xe9 au lait"}', 422, "not valid JSON"),  # Latin-1, not UTF-8
+        (b'{"text": "caf\xe9 au lait"}', 422, "not UTF-8 text: byte 0xe9"),  # Latin-1
         (b'{"text": "old", "published": "0001-01-01"}', 422, "published"),
     ]
     for body, status, words in cases:

@@ -332,6 +332,14 @@ def _json_payload(body: bytes, settings: IngestSettings) -> Any:
     try:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise HTTPException(
+                422,
+                f"body is not UTF-8 text: byte 0x{body[bad.start]:02x} at offset {bad.start} "
+                "(send JSON encoded as UTF-8)",
+            ) from None
         raise HTTPException(422, f"body is not valid JSON: {exc}") from None
     if isinstance(payload, list) and len(payload) > settings.max_batch:
         raise HTTPException(
