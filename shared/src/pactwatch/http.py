@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hmac
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import uvicorn
@@ -93,17 +93,36 @@ def json_errors(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse(
-            {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-        )
+        message = str(exc.detail)
+        if isinstance(exc.__cause__, UnicodeDecodeError):  # FastAPI's "error parsing the body"
+            bad = exc.__cause__
+            message = (
+                f"body is not UTF-8 text: byte 0x{bad.object[bad.start]:02x} at offset "
+                f"{bad.start} (send JSON encoded as UTF-8)"
+            )
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [
-            {"field": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in exc.errors()
-        ]
+        errors = [_readable(e) for e in exc.errors()]
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return JSONResponse({"error": summary, "detail": errors}, status_code=422)
+
+
+def _readable(error: Mapping[str, Any]) -> dict[str, str]:
+    """One validation error as field and message; the body's own problems (not JSON, not an
+    object, missing) said in words rather than as a parser's location."""
+    loc = tuple(error["loc"])
+    if error["type"] == "json_invalid":
+        at = f" at character {loc[1]}" if len(loc) > 1 else ""
+        reason = (error.get("ctx") or {}).get("error", "")
+        return {"field": "body", "message": f"not valid JSON{at}: {reason}".rstrip(": ")}
+    if loc == ("body",) and error["type"] == "missing":
+        return {"field": "body", "message": "empty: send a JSON object"}
+    if loc == ("body",) and error["type"] in ("model_attributes_type", "dict_type"):
+        message = "must be a JSON object, sent with Content-Type: application/json"
+        return {"field": "body", "message": message}
+    return {"field": ".".join(str(p) for p in loc), "message": error["msg"]}
 
 
 def with_extra_schemas(app: FastAPI, models: Sequence[type[BaseModel]]) -> None:
