@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from pactwatch_indexer.indexing import IndexMessage, Prepared
+from pactwatch_indexer.indexing import IndexMessage, Prepared, prepare
 from pactwatch_indexer.queries import SearchQuery
 from pactwatch_indexer.sqlite import SqliteStore
 from pactwatch_indexer.store import UnavailableError
@@ -80,3 +80,15 @@ async def test_a_batch_of_reingests_writes_nothing(store: SqliteStore) -> None:
     prepared = await Indexer(flaky).index([duplicate("a", "a", "Accord", "accord")])
     assert prepared.reingested == 1
     assert flaky.writes == 0
+
+
+async def test_a_full_disk_is_an_outage_not_a_bad_message(store: SqliteStore) -> None:
+    await store.write(prepare([enriched("a", "Accord", "accord")]))
+    writer = store._writer
+    assert writer is not None
+    # the file may not grow by a page: SQLite answers "database or disk is full"
+    (pages,) = writer.execute("PRAGMA page_count").fetchone()
+    writer.execute(f"PRAGMA max_page_count = {pages}")
+    big = enriched("b", "Accord", "accord " + "word " * 50_000)
+    with pytest.raises(UnavailableError, match="full"):
+        await store.write(prepare([big]))

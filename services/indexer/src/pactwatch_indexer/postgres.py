@@ -217,7 +217,15 @@ def redact(url: str) -> str:
 def _unavailable(exc: Exception) -> Exception:
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return QueryTimeoutError("the query took too long and was stopped")
-    if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError | PoolTimeout):
+    # OperationalError covers a full disk, a shutdown and lost connections; a server that
+    # became a read-only replica in a failover answers ReadOnlySqlTransaction
+    if isinstance(
+        exc,
+        psycopg.OperationalError
+        | psycopg.InterfaceError
+        | PoolTimeout
+        | psycopg.errors.ReadOnlySqlTransaction,
+    ):
         return UnavailableError(f"PostgreSQL: {exc}")
     return exc
 

@@ -201,13 +201,19 @@ def _agreement_params(state: AgreementState, now: str) -> tuple[Any, ...]:
     )
 
 
+_UNAVAILABLE = ("locked", "busy", "unable to open", "disk is full", "disk i/o error", "readonly")
+"""SQLite's words for a file that cannot be written now (busy, locked, its disk full or
+failing, mounted read-only): the messages wait, they are not at fault."""
+
+
 def _unavailable(exc: sqlite3.Error) -> Exception:
-    """Busy, locked or unreachable is worth retrying; anything else is a bug to surface."""
+    """A database that cannot be used now is worth retrying; anything else is a bug to
+    surface."""
     message = str(exc)
     if "interrupted" in message:
         return QueryTimeoutError("the query took too long and was stopped")
-    if isinstance(exc, sqlite3.OperationalError) and (
-        "locked" in message or "busy" in message or "unable to open" in message
+    if isinstance(exc, sqlite3.OperationalError) and any(
+        word in message.lower() for word in _UNAVAILABLE
     ):
         return UnavailableError(f"SQLite: {message}")
     return exc
