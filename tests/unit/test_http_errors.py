@@ -66,3 +66,15 @@ def test_a_good_body_goes_through() -> None:
     answer = post(b'{"url": "https://example.org"}')
     assert answer.status_code == 200
     assert answer.json() == {"url": "https://example.org"}
+
+
+@pytest.mark.parametrize("target", ["/things/a%00b", "/things?q=a%00b"])
+def test_a_nul_byte_in_the_path_or_query_is_refused(target: str) -> None:
+    async def go() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            return await client.get(target)
+
+    answer = anyio.run(go)
+    assert answer.status_code == 400
+    assert "NUL byte" in answer.json()["error"]

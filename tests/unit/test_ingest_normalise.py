@@ -168,3 +168,15 @@ def test_a_feed_or_page_date_before_1900_is_unknown_not_a_rejection() -> None:
 def test_article_in_refuses_wrong_types() -> None:
     with pytest.raises(ValidationError):
         ArticleIn.model_validate({"text": STORY, "published": 20240506})
+
+
+@pytest.mark.parametrize("field", ["id", "url"])
+def test_an_id_or_url_with_a_control_character_is_refused(field: str) -> None:
+    value = "https://news.example/a\x00b" if field == "url" else "a\x00b"
+    with pytest.raises(ValidationError, match=f"{field}\n.*must not contain control characters"):
+        ArticleIn.model_validate({"text": "Some text.", field: value})
+
+
+def test_a_source_name_is_put_on_one_line() -> None:
+    submitted = ArticleIn(text="Some text.", source="Azer\x00news\n  Daily")
+    assert submitted.source == "Azer news Daily"

@@ -88,8 +88,29 @@ def requires_key(settings: ServiceSettings, *, admin: bool = False) -> Any:
     return Depends(check_key)
 
 
+class RefuseNulBytes:
+    """ASGI middleware: a request whose path or query holds a NUL byte is answered 400 before
+    any route sees it (PostgreSQL text cannot hold one, and no id, name or word has one)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+        ):
+            refused = JSONResponse(
+                {"error": "the request's path or query holds a NUL byte (%00)"}, status_code=400
+            )
+            await refused(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def json_errors(app: FastAPI) -> None:
-    """Every error is JSON with a message a person can act on: ``{"error": ..., "detail": ...}``."""
+    """Every error is JSON with a message a person can act on: ``{"error": ..., "detail": ...}``;
+    a NUL byte in a path or query is refused with one (:class:`RefuseNulBytes`)."""
+    app.add_middleware(RefuseNulBytes)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -455,9 +455,9 @@ def _article_fields(a: Article) -> dict[str, Any]:
     """The columns every row takes from the article itself."""
     return {
         "id": a.id,
-        "url": a.url,
-        "source": a.source,
-        "source_key": _source_key(a.source),
+        "url": a.url and _clean(a.url),
+        "source": a.source and _clean(a.source),
+        "source_key": _source_key(a.source and _clean(a.source)),
         "published": a.published,
         "title": _clean(a.title),
         "text": _clean(a.text),

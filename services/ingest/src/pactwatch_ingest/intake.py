@@ -6,6 +6,7 @@ is normalised the same way whoever sent it. Pure functions: no Redis, no HTTP.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -31,7 +32,26 @@ def http_url(value: str | None) -> str | None:
     """``value`` when it is an absolute http(s) URL (None when empty); ValueError otherwise."""
     if value and not value.lower().startswith(("http://", "https://")):
         raise ValueError("must be an absolute http(s) URL")
-    return value or None
+    return no_control_characters(value) or None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def one_line(value: str | None) -> str | None:
+    """A name on one line: control characters (NUL, line breaks, tabs) become spaces, and
+    runs of spaces one."""
+    if value is None:
+        return None
+    return " ".join(_CONTROL.sub(" ", value).split()) or None
+
+
+def no_control_characters(value: str | None) -> str | None:
+    """``value`` unless it holds a control character (NUL, a line break...), which no id,
+    URL or name has; ValueError then."""
+    if value and (found := _CONTROL.search(value)):
+        raise ValueError(f"must not contain control characters (found {found.group()!r})")
+    return value
 
 
 class ArticleIn(BaseModel):
@@ -67,6 +87,16 @@ class ArticleIn(BaseModel):
     def _absolute_http_url(cls, value: str | None) -> str | None:
         return http_url(value)
 
+    @field_validator("id")
+    @classmethod
+    def _printable_id(cls, value: str | None) -> str | None:
+        return no_control_characters(value)
+
+    @field_validator("source")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return one_line(value)
+
     @field_validator("published")
     @classmethod
     def _plausible_year(cls, value: str | None) -> str | None:
@@ -95,6 +125,11 @@ class HtmlIn(BaseModel):
     @classmethod
     def _absolute_http_url(cls, value: str | None) -> str | None:
         return http_url(value)
+
+    @field_validator("source")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        return one_line(value)
 
 
 class UnusableItemError(ValueError):
