@@ -218,8 +218,15 @@ async def test_a_304_costs_no_parsing(
         (Reply(body=b"<rss>late</rss>", delay_s=1.0), "no complete answer within"),
         (Reply(body=b"this is <not xml at all", content_type="application/xml"), "invalid feed"),
         (Reply(body=page_html("Not a feed"), content_type="text/html"), "invalid feed"),
+        # feedparser's own UnicodeError on a charset no codec has
+        (
+            Reply(
+                body=b"<rss><channel></channel></rss>", content_type="text/xml; charset=undefined"
+            ),
+            "unexpected error",
+        ),
     ],
-    ids=["http-500", "timeout", "invalid-xml", "html-page"],
+    ids=["http-500", "timeout", "invalid-xml", "html-page", "unknown-charset"],
 )
 async def test_a_failing_feed_is_retried_later_and_reports_its_last_error(
     redis_url: str,
@@ -449,3 +456,22 @@ async def test_a_feed_removed_while_polled_is_not_brought_back(
         assert await wired.store.get(state.id) is None
         assert await wired.store.all() == []
         assert not await wired.store.remove(state.id)
+
+
+async def test_a_validator_that_cannot_be_sent_back_is_not_kept(
+    redis_url: str, redis_client: redis.Redis, web: LocalWeb
+) -> None:
+    # an ETag with a byte outside ASCII: sent back as If-None-Match it would fail every poll
+    web.routes["/feed.xml"] = Reply(
+        body=rss(two_items(web)[:1]), content_type="application/rss+xml", etag='"v\xe9"'
+    )
+    clock = Clock()
+    async with pipeline(local_settings(redis_url)) as wired:
+        state, _ = await wired.store.add(web.url("/feed.xml"), 60, clock.now)
+        assert [r.outcome for r in await wired.poller(clock).run_once()] == ["ok"]
+        first = await wired.store.get(state.id)
+        clock.now += 61
+        assert [r.outcome for r in await wired.poller(clock).run_once()] == ["ok"]
+    assert first is not None
+    assert first.etag is None
+    assert "if-none-match" not in web.hits_of("/feed.xml")[1].headers

@@ -22,6 +22,7 @@ from typing import Literal
 
 import anyio
 import structlog
+from redis.exceptions import RedisError
 
 from pactwatch_ingest.accepting import BacklogFullError, Intake
 from pactwatch_ingest.feeds import FeedEntry, InvalidFeedError, ParsedFeed, parse_feed
@@ -135,6 +136,14 @@ class Poller:
                 except LeaseLostError:
                     log.warning("feed.lease_lost")
                     return PollReport(fid, "lease_lost")
+                except (RedisError, OSError, BacklogFullError):
+                    raise  # Redis away or the pipeline full: the feed stays due
+                except Exception as exc:
+                    # a feed that breaks the poller (a parser's own error, a header it
+                    # cannot send) is a failed poll like any other: recorded, and retried
+                    # with the backoff, not at every tick
+                    log.exception("feed.poll_crashed")
+                    return await self._failed(state, now, f"unexpected error: {exc!r}", None)
         finally:
             # shielded: a replica shutting down mid-poll frees the feed at once, not at expiry
             with anyio.CancelScope(shield=True):
@@ -221,8 +230,8 @@ class Poller:
         else:
             fields.update(
                 {
-                    "etag": fetched.headers.get("etag"),
-                    "last_modified": fetched.headers.get("last-modified"),
+                    "etag": _validator(fetched.headers.get("etag")),
+                    "last_modified": _validator(fetched.headers.get("last-modified")),
                 }
             )
         await self._store.record(state.id, fields, next_poll, articles=report.published)
@@ -308,6 +317,14 @@ class Poller:
         )
         log.warning("feed.poll_failed", error=message, errors=errors, retry_in_s=delay)
         return PollReport(state.id, "failed", error=message)
+
+
+def _validator(value: str | None) -> str | None:
+    """An ETag or Last-Modified to send back, if it can be sent: printable ASCII only (a
+    header with other bytes would fail every later poll before it was sent)."""
+    if value and value.isascii() and value.isprintable():
+        return value
+    return None
 
 
 def _summary(problems: list[str]) -> str | None:
