@@ -217,6 +217,14 @@ def test_html_pages_are_extracted(api: httpx.Client, redis_client: redis.Redis) 
     )
     assert latin.status_code == 202
     assert "« un accord équilibré »" in read_ingested(redis_client)[2].article.text
+    for charset in ("idna", "undefined", "base64"):  # names no text codec answers to
+        odd = api.post(
+            "/articles/html",
+            params={"url": f"https://chronicle.example/{charset}"},
+            content=page,
+            headers={"Content-Type": f"text/html; charset={charset}"},
+        )
+        assert odd.status_code == 202, (charset, odd.text)  # the page's own charset is read
     bad_url = api.post(
         "/articles/html",
         params={"url": "ftp://x"},
@@ -240,8 +248,18 @@ def test_feeds_are_added_listed_and_removed(api: httpx.Client, web: LocalWeb) ->
     refused = api.post("/feeds", json={"url": "http://10.0.0.1/feed.xml"})
     assert refused.status_code == 422
     assert "private address" in refused.json()["error"]
-    for bad in ({"url": feed_url, "every": "soon"}, {"url": "file:///etc/feed"}):
-        assert api.post("/feeds", json=bad).status_code == 422
+    for bad in (
+        {"url": feed_url, "every": "soon"},
+        {"url": "file:///etc/feed"},
+        {"url": feed_url, "every": "3000000000d"},  # past the calendar's end
+        {"url": "http://news.example:99999/feed.xml"},
+        {"url": "http://news]example/feed.xml"},
+    ):
+        answer = api.post("/feeds", json=bad)
+        assert answer.status_code == 422, (bad, answer.text)
+        assert answer.json()["error"].startswith(("url: ", "every: "))
+    for odd in ("http://news.example:99999/x", "http://[::1/x"):
+        assert api.delete("/feeds", params={"url": odd}).status_code == 404
 
     (listed,) = api.get("/feeds").json()["feeds"]
     assert listed["id"] == feed["id"]

@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 
 from pactwatch_ingest.accepting import BacklogFullError, Intake, Outcome
 from pactwatch_ingest.addresses import AddressPolicy, AddressRefusedError, checked_addresses
-from pactwatch_ingest.feeds import parse_every
+from pactwatch_ingest.feeds import feed_id, parse_every
 from pactwatch_ingest.feedstore import FeedState, FeedStore
 from pactwatch_ingest.intake import (
     ArticleIn,
@@ -318,8 +318,8 @@ def _decoded(body: bytes, content_type_parameters: str) -> str | bytes:
         if name.strip().lower() == "charset" and value.strip():
             try:
                 return body.decode(value.strip().strip('"'), errors="replace")
-            except LookupError:
-                return body  # an unknown charset name: let the page say
+            except (LookupError, UnicodeError, ValueError):
+                return body  # an unknown or unusable charset name ("idna"): let the page say
     return body
 
 
@@ -390,6 +390,10 @@ async def _check_feed(feed: FeedIn, settings: IngestSettings, policy: AddressPol
         raise HTTPException(422, f"url: {exc}") from None
     if target.scheme not in ("http", "https") or not target.host:
         raise HTTPException(422, "url: must be an absolute http(s) URL")
+    try:
+        feed_id(feed.url)  # the canonical form the subscription is kept under
+    except ValueError as exc:
+        raise HTTPException(422, f"url: {exc}") from None
     port = target.port or (443 if target.scheme == "https" else 80)
     try:
         await checked_addresses(target.raw_host.decode("ascii"), port, policy)

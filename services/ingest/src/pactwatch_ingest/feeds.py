@@ -87,7 +87,14 @@ def parse_every(value: str | int | float) -> int:
             seconds = sum(int(n) * _UNITS[u.lower()] for n, u in parts)
     if seconds <= 0:
         raise ValueError("an interval must be positive")
+    if seconds > MAX_EVERY_S:
+        raise ValueError(f"an interval is at most {format_every(MAX_EVERY_S)}")
     return seconds
+
+
+MAX_EVERY_S = 365 * 86400
+"""A year: a feed polled less often than that is not being watched (and dates beyond the
+calendar's end would follow)."""
 
 
 def format_every(seconds: int) -> str:

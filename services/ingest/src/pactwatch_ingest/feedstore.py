@@ -143,7 +143,10 @@ class FeedStore:
 
     async def find(self, url_or_id: str) -> FeedState | None:
         """A subscription by its id or its URL."""
-        candidate = url_or_id if "://" not in url_or_id else feed_id(url_or_id)
+        try:
+            candidate = url_or_id if "://" not in url_or_id else feed_id(url_or_id)
+        except ValueError:  # not a URL any feed could have been subscribed under
+            return None
         return await self.get(candidate)
 
     async def remove(self, fid: str) -> bool:
