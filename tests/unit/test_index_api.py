@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from pactwatch.http import json_errors
 from pactwatch_indexer.api import add_error_handlers, build_router
 from pactwatch_indexer.indexing import Prepared
-from pactwatch_indexer.queries import AgreementQuery, SearchQuery
+from pactwatch_indexer.queries import AgreementQuery, SearchQuery, encode_cursor
 from pactwatch_indexer.responses import AgreementDetail, AgreementPage, ArticleDetail, SearchPage
 from pactwatch_indexer.store import IndexStore, QueryTimeoutError, UnavailableError, open_store
 
@@ -266,3 +266,29 @@ async def test_an_unavailable_database_is_a_503(error: Exception, says: str) -> 
             assert answer.status_code == 503
             assert says in answer.json()["error"]
             assert answer.headers["retry-after"] == "1"
+
+
+def _crafted(fingerprint: str, position: list[Any]) -> str:
+    return encode_cursor(fingerprint, position)
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "position"),
+    [
+        ("/search", {"q": "pipeline"}, [1.0, 2**63, 0]),  # past 64 bits
+        ("/search", {"q": "pipeline"}, [1e300, 1, 0]),  # past a real's range
+        ("/agreements", {}, ["2021", "0001-01-01T00:00:00+01:00", "k"]),  # before year 1 in UTC
+        ("/agreements", {}, ["2021", "2021-06-15T00:00:00+00:00", "k\x00"]),
+    ],
+)
+async def test_a_hand_made_cursor_out_of_range_is_a_400(
+    client: httpx.AsyncClient, path: str, params: dict[str, Any], position: list[Any]
+) -> None:
+    if path == "/search":
+        fingerprint = SearchQuery.build(params["q"]).fingerprint()
+    else:
+        fingerprint = AgreementQuery.build().fingerprint()
+    cursor = _crafted(fingerprint, position)
+    answer = await client.get(path, params={**params, "cursor": cursor})
+    assert answer.status_code == 400, answer.text
+    assert "cursor: not a cursor this API returned" in answer.json()["error"]

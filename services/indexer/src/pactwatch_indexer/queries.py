@@ -9,9 +9,10 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, get_args
 
 import orjson
@@ -98,9 +99,19 @@ def decode_cursor(cursor: str, fingerprint: str, shape: Sequence[type]) -> list[
         raise QueryError("cursor: not a cursor this API returned")
     for value, expected in zip(position, shape, strict=True):
         acceptable = (int, float) if expected is float else expected
-        if not isinstance(value, acceptable) or isinstance(value, bool):
+        if not isinstance(value, acceptable) or isinstance(value, bool) or not _in_range(value):
             raise QueryError("cursor: not a cursor this API returned")
     return position
+
+
+def _in_range(value: object) -> bool:
+    """Whether a cursor value is one the databases can compare (a hand-made cursor may hold
+    a number past 64 bits or a float's range, or a NUL)."""
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, float):
+        return math.isfinite(value) and abs(value) < 1e37  # PostgreSQL real: about 3.4e38
+    return isinstance(value, str) and len(value) <= 1000 and "\x00" not in value
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -233,7 +244,8 @@ class AgreementQuery:
             sort_date, seen, key = decode_cursor(cursor, query.fingerprint(), (str, str, str))
             try:
                 moment = datetime.fromisoformat(seen)
-            except ValueError as exc:
+                moment.astimezone(UTC)  # "0001-01-01T00:00:00+01:00": before year 1 in UTC
+            except (ValueError, OverflowError, OSError) as exc:
                 raise QueryError("cursor: not a cursor this API returned") from exc
             query = cls(**{**query.__dict__, "after": AgreementsAfter(sort_date, moment, key)})
         return query
