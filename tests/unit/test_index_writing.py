@@ -3,6 +3,7 @@ cannot hold back the rest of its batch."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -92,3 +93,15 @@ async def test_a_full_disk_is_an_outage_not_a_bad_message(store: SqliteStore) ->
     big = enriched("b", "Accord", "accord " + "word " * 50_000)
     with pytest.raises(UnavailableError, match="full"):
         await store.write(prepare([big]))
+
+
+async def test_a_reader_that_cannot_open_the_file_is_an_outage(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    opened = SqliteStore(tmp_path / "data" / "index.sqlite3")
+    await opened.open()
+    try:
+        shutil.rmtree(tmp_path / "data")  # the volume went away under the service
+        with pytest.raises(UnavailableError, match="unable to open"):
+            await ids(opened, "accord")
+    finally:
+        await opened.close()

@@ -328,7 +328,10 @@ class SqliteStore:
 
     async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
-            conn = self._reader()
+            try:
+                conn = self._reader()
+            except sqlite3.Error as exc:  # the file gone or unreadable: 503, not 500
+                raise _unavailable(exc) from exc
             deadline = time.monotonic() + self._query_timeout_s
             # SQLite calls this every few thousand steps; a non-zero answer interrupts it
             conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
