@@ -475,3 +475,27 @@ async def test_a_validator_that_cannot_be_sent_back_is_not_kept(
     assert first is not None
     assert first.etag is None
     assert "if-none-match" not in web.hits_of("/feed.xml")[1].headers
+
+
+async def test_the_lease_is_renewed_while_a_slow_fetch_runs(
+    redis_url: str, redis_client: redis.Redis, web: LocalWeb
+) -> None:
+    web.routes["/slow.xml"] = Reply(
+        body=rss(two_items(web)[:1]), content_type="application/rss+xml", delay_s=1.0
+    )
+    clock = Clock()
+    settings = local_settings(redis_url, feed_lease_s=0.3)  # the fetch outlasts it thrice
+    async with pipeline(settings) as one, pipeline(settings) as other:
+        await one.store.add(web.url("/slow.xml"), 60, clock.now)
+        reports: list[list[Any]] = []
+
+        async def first() -> None:
+            reports.append(await one.poller(clock).run_once())
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(first)
+            await anyio.sleep(0.6)  # past the lease's time, the fetch still running
+            assert await other.poller(clock).run_once() == []  # the lease is still held
+    assert [r.outcome for r in reports[0]] == ["ok"]
+    assert len(web.hits_of("/slow.xml")) == 1
+    assert len(read_ingested(redis_client)) == 1

@@ -15,8 +15,9 @@ polled by one replica is not polled again by the next. Each poll:
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -132,7 +133,8 @@ class Poller:
                 return None  # removed, or polled by another replica since we looked
             with structlog.contextvars.bound_contextvars(feed_id=fid):
                 try:
-                    return await self._poll(state, token, now)
+                    async with self._lease_kept(fid, token):
+                        return await self._poll(state, token, now)
                 except LeaseLostError:
                     log.warning("feed.lease_lost")
                     return PollReport(fid, "lease_lost")
@@ -148,6 +150,31 @@ class Poller:
             # shielded: a replica shutting down mid-poll frees the feed at once, not at expiry
             with anyio.CancelScope(shield=True):
                 await self._store.release(fid, token)
+
+    @contextlib.asynccontextmanager
+    async def _lease_kept(self, fid: str, token: str) -> AsyncIterator[None]:
+        """Renew the lease every third of its time while the poll runs: one fetch with its
+        retries can outlast it, and another replica would then poll the feed too. A lease
+        found lost is left lost: the check between entries stops the poll."""
+        done = anyio.Event()
+        lease_s = self._settings.feed_lease_s
+
+        async def keep() -> None:
+            # stopped by the event, never cancelled mid-command
+            while True:
+                with anyio.move_on_after(lease_s / 3):
+                    await done.wait()
+                    return
+                with contextlib.suppress(RedisError, OSError):
+                    if not await self._store.renew(fid, token, lease_s):
+                        return
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(keep)
+            try:
+                yield
+            finally:
+                done.set()
 
     async def _poll(self, state: FeedState, token: str, started: float) -> PollReport:
         headers = {"Accept": FEED_ACCEPT}

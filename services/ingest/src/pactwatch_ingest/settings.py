@@ -91,7 +91,7 @@ class IngestSettings(ServiceSettings):
     feed_lease_s: float = Field(
         default=120.0,
         gt=0,
-        description="A replica holds a feed this long per poll step; renewed between pages.",
+        description="A replica holds a feed this long; renewed every third of it while it polls.",
     )
     feed_concurrency: int = Field(default=4, ge=1, le=256, description="Feeds polled at once.")
     feed_max_entries: int = Field(
