@@ -341,6 +341,8 @@ class SSEClient:
         self.headers = headers or {}
         self.events: list[Event] = []
         self.comments: list[str] = []
+        self.last_id: str | None = None
+        """The last event id the stream set, as a browser keeps it (with or without data)."""
         self.status: int | None = None
         self.error: Exception | None = None
         self.connected = threading.Event()
@@ -391,3 +393,5 @@ class SSEClient:
                 else:
                     name, _, value = line.partition(":")
                     fields[name] = value.removeprefix(" ")
+                    if name == "id":
+                        self.last_id = fields[name]

@@ -116,6 +116,6 @@ def test_parse_codes_and_stream_ids() -> None:
     assert parse_codes(["aze,TUR", " geo "]) == ("AZE", "TUR", "GEO")
     assert check_stream_id("0") == "0"
     assert check_stream_id("1730000000000-3") == "1730000000000-3"
-    for bad in ("$", "abc", "12-", "-1", "1-2-3"):
+    for bad in ("$", "abc", "12-", "-1", "1-2-3", "99999999999999999999", "1-18446744073709551616"):
         with pytest.raises(ValueError, match="not a stream id"):
             check_stream_id(bad)

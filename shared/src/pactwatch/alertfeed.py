@@ -45,7 +45,7 @@ def parse_codes(values: str | Sequence[str] | None) -> tuple[str, ...]:
 
 def check_stream_id(value: str) -> str:
     """``value`` if it is a Redis stream id (``1700000000000-0``, or ``0``); else ValueError."""
-    if not _STREAM_ID.match(value):
+    if not _STREAM_ID.match(value) or any(int(p) >= 2**64 for p in value.split("-")):
         raise ValueError(f"{value!r} is not a stream id (like 1730000000000-0, or 0)")
     return value
 
@@ -205,7 +205,9 @@ async def follow_alerts(
     batch: int = 100,
 ) -> AsyncIterator[bytes]:
     """SSE frames: each matching alert after ``start`` (id = its stream id), and a comment
-    every ``heartbeat_s`` seconds without one, so that proxies keep the connection open."""
+    every ``heartbeat_s`` seconds without one, so that proxies keep the connection open; the
+    comment carries the position read up to (an ``id`` without data moves a browser's
+    Last-Event-ID and dispatches nothing)."""
     # here, not at the top: `pactwatch alerts tail` imports this module, and the metrics
     # bring FastStream along
     from pactwatch.metrics import count_alerts
@@ -228,7 +230,9 @@ async def follow_alerts(
                 yield _sse(position, str(alert.get("event") or "agreement.signed"), raw)
                 count_alerts("sse")
         if not sent:
-            yield b": keepalive\n\n"
+            # the position read up to, as the last event id: a client whose filter matched
+            # nothing yet resumes from here after a drop, not from the newest alert then
+            yield b": keepalive\nid: %s\n\n" % position.encode()
 
 
 def alert_feed_router(
