@@ -122,6 +122,10 @@ async def test_policy_resolves_names_and_refuses_private_answers() -> None:
         await AddressPolicy().check("http://localhost:9/hook")
     with pytest.raises(URLRefusedError, match="cannot resolve"):
         await AddressPolicy().check("http://no-such-host.invalid/hook")
+    # names no resolver takes (an empty label, one past 63 characters): refused, not a crash
+    for host in (".example.com", "a" * 70 + ".com", "exa..mple.com"):
+        with pytest.raises(URLRefusedError, match="cannot resolve"):
+            await AddressPolicy().check(f"http://{host}/hook")
 
 
 def test_subscription_requests_are_validated() -> None:

@@ -238,7 +238,7 @@ class AddressPolicy:
                 infos = await asyncio.get_running_loop().getaddrinfo(
                     host, port, type=socket.SOCK_STREAM
                 )
-            except OSError as exc:
+            except (OSError, UnicodeError) as exc:  # UnicodeError: an empty or overlong label
                 raise URLRefusedError(f"cannot resolve {host}: {exc}") from None
             addresses = list(
                 dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos)
