@@ -57,12 +57,44 @@ def test_titles_of_different_documents_do_not_meet(a: str, b: str) -> None:
     assert not stems_meet(title_stems(a), title_stems(b))
 
 
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        # two kinds of one subject, as a state visit signs them side by side
+        ("food security", "cyber security"),
+        ("renewable energy", "nuclear energy"),
+        ("space research", "scientific research"),
+        # a concept's word is not any word that starts like it
+        ("cultural heritage", "artificial intelligence"),
+        ("promotion of investments", "criminal investigations"),
+    ],
+)
+def test_reports_of_different_agreements_on_one_day_stay_apart(a: str, b: str) -> None:
+    known = Known("k", "memorandum", a, "2025-03-10")
+    assert not same_agreement(known, "memorandum", b, "2025-03-10")
+    # and the registry gives the second its own entry, and its own alert
+    registry = MemoryRegistry()
+    first, second = resolve_all(
+        registry, [(record(a, signed_on="2025-03-10"), "art-1", "Wire", True),
+                   (record(b, signed_on="2025-03-10"), "art-2", "Post", True)],
+    )  # fmt: skip
+    assert first.alert
+    assert second.alert
+    assert first.key != second.key
+
+
 def test_dates_conflict_only_when_both_are_known() -> None:
     assert dates_compatible("2021-06-15", None)
     assert dates_compatible("2021-06-15", "2021-06-16")
     assert dates_compatible("2021", "2021-06-15")
     assert not dates_compatible("2021-06-15", "2021-12-10")
     assert not dates_compatible("2020", "2021-06-15")
+    # an undated report of early January is dated with its year: the signing of New Year's
+    # Eve another outlet dates is the same one
+    assert dates_compatible("2025", "2024-12-31")
+    assert dates_compatible("2024-12-28", "2025")
+    assert not dates_compatible("2025", "2024-12-20")
+    assert not dates_compatible("2024", "2025-01-01")
 
 
 def test_a_title_in_one_report_and_a_subject_in_another_are_one_agreement() -> None:

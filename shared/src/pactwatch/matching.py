@@ -36,9 +36,14 @@ _MIN_STEM = 4
 @lru_cache(maxsize=65536)
 def title_stems(title: str) -> frozenset[str]:
     """The distinctive words of a title, reduced to crude stems (case and accents folded)."""
+    return frozenset(_ordered_stems(title))
+
+
+@lru_cache(maxsize=65536)
+def _ordered_stems(title: str) -> tuple[str, ...]:
     folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode().lower()
     words = re.findall(r"[a-z]+", folded)
-    return frozenset(_stem(w) for w in words if w not in _GENERIC and len(w) > 2)
+    return tuple(_stem(w) for w in words if w not in _GENERIC and len(w) > 2)
 
 
 def _stem(word: str) -> str:
@@ -79,18 +84,26 @@ _CONCEPTS = [
     "agricultur farm",
     "extradit fugitive",
     "transport",
-    "touris hotel",
-    "telecom ict digital",
+    "tourism tourist hotel",
+    "telecom telecommunic ict digital",
     "migrat immigrat mobility",
     "health medic",
 ]
 _CONCEPT_OF = {stem: n for n, group in enumerate(_CONCEPTS) for stem in group.split()}
+# What may follow a concept's word in a stem ("cultur-al", "econom-ic", "academ-y"): not any
+# letters, or "art" would take in "artificial" and "invest" "investigations".
+_ENDINGS = frozenset(
+    """ e s es al ally ic ics ical y er ers or ors ary ure ural ion ions ional ive ity ities
+    ist ists ian ians ia ine ines ing istic""".split()
+) | {""}
 
 
 @lru_cache(maxsize=65536)
 def _concept(stem: str) -> int | None:
-    for prefix, concept in _CONCEPT_OF.items():
-        if stem.startswith(prefix) or (prefix.startswith(stem) and len(stem) >= _MIN_STEM):
+    for word, concept in _CONCEPT_OF.items():
+        if stem.startswith(word) and stem[len(word) :] in _ENDINGS:
+            return concept
+        if word.startswith(stem) and len(stem) >= _MIN_STEM:  # "educ(ation)" of "educat"
             return concept
     return None
 
@@ -121,15 +134,25 @@ def stems_meet(a: frozenset[str], b: frozenset[str], *, concepts: bool = True) -
 
 
 def dates_compatible(a: str | None, b: str | None) -> bool:
-    """Missing dates never conflict; a year agrees with any date in it; days may differ by 1."""
+    """Missing dates never conflict; a year agrees with any date in it, and with the last
+    week of the year before (a report of early January that gives no date is dated with its
+    own year); days may differ by 1."""
     if not a or not b:
         return True
+    from datetime import date, timedelta
+
     if len(a) == 4 or len(b) == 4:
-        return a[:4] == b[:4]
+        if a[:4] == b[:4]:
+            return True
+        year, full = (a, b) if len(a) == 4 else (b, a)
+        try:
+            day = date.fromisoformat(full)
+            new_year = date(int(year), 1, 1)
+            return len(full) == 10 and new_year - timedelta(days=7) <= day < new_year
+        except ValueError:
+            return False
     if a == b:
         return True
-    from datetime import date
-
     try:
         return abs((date.fromisoformat(a) - date.fromisoformat(b)).days) <= 1
     except ValueError:
@@ -146,13 +169,24 @@ class Known:
     signed_on: str | None
 
 
+def contrasting(a: str, b: str) -> bool:
+    """Two titles that name one subject with different qualifiers: "food security" and
+    "cyber security", "renewable energy" and "nuclear energy". They share their last word,
+    and no other word of one meets a word of the other: two kinds of one thing, which a
+    state visit may sign side by side, not two wordings of one document."""
+    wa, wb = _ordered_stems(a), _ordered_stems(b)
+    if len(wa) < 2 or len(wb) < 2 or not _meet(wa[-1], wb[-1], concepts=False):
+        return False
+    return not any(_meet(x, y) for x in wa[:-1] for y in wb[:-1])
+
+
 def same_agreement(known: Known, kind: str, title: str, signed_on: str | None) -> bool:
     """Whether a record (same party pair) reports the agreement ``known``."""
     if not dates_compatible(known.signed_on, signed_on):
         return False
     a, b = title_stems(known.title), title_stems(title)
     if a and b:
-        return stems_meet(a, b)
+        return stems_meet(a, b) and not contrasting(known.title, title)
     # one of them names no subject: only the kind can tell, and the date must pin it down
     return known.kind == kind and bool(known.signed_on and signed_on)
 
