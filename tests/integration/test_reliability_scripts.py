@@ -1,4 +1,5 @@
-"""Lua scripts run many at a time: one round trip, and Redis forgetting them loses nothing."""
+"""Lua scripts run many at a time (pactwatch.scripting): one round trip, and Redis forgetting
+them loses nothing."""
 
 from __future__ import annotations
 
@@ -7,22 +8,25 @@ from typing import Any
 import anyio
 import pytest
 import redis as sync_redis
-from pactwatch.scripting import evalsha_many
+from pactwatch.scripting import LuaScript, ScriptCall, run_scripts
 from pactwatch.streams import connect
 from redis.exceptions import ResponseError
 
-# idempotent: a call made again returns what the first returned
-_FIRST_WINS = """
+_FIRST_WINS = LuaScript("""
 redis.call('SET', KEYS[1], ARGV[1], 'NX')
 return redis.call('GET', KEYS[1])
-"""
+""")
+# not idempotent: a call run twice counts twice
+_COUNT = LuaScript("return redis.call('INCR', KEYS[1])")
 
 
-def _run(redis_url: str, calls: list[Any], script: str = _FIRST_WINS) -> list[Any]:
+def _run(redis_url: str, calls: list[Any]) -> list[Any]:
     async def go() -> list[Any]:
         r = connect(redis_url)
         try:
-            return await evalsha_many(r, r.register_script(script), calls)
+            return await run_scripts(
+                r, [c if isinstance(c, ScriptCall) else ScriptCall(_FIRST_WINS, *c) for c in calls]
+            )
         finally:
             await r.aclose()
 
@@ -55,6 +59,19 @@ def test_a_script_redis_forgot_is_loaded_and_the_calls_sent_again(
     assert _run(redis_url, [(["k1"], ["b"]), (["k2"], ["c"])]) == [b"a", b"c"]
     assert _script_commands(redis_client) == 1  # one SCRIPT LOAD
     assert redis_client.get("k2") == b"c"
+
+
+def test_only_the_calls_that_found_their_script_missing_run_again(
+    redis_url: str, redis_client: sync_redis.Redis
+) -> None:
+    _run(redis_url, [ScriptCall(_FIRST_WINS, ["k0"], ["a"])])  # known to Redis; _COUNT is not
+    replies = _run(
+        redis_url,
+        [ScriptCall(_FIRST_WINS, ["k1"], ["a"]), ScriptCall(_COUNT, ["n"], []),
+         ScriptCall(_FIRST_WINS, ["k1"], ["b"])],
+    )  # fmt: skip
+    assert replies == [b"a", 1, b"a"]
+    assert redis_client.get("n") == b"1"  # run once, although its first try found no script
 
 
 def test_a_failing_call_raises_its_error_after_the_others_ran(

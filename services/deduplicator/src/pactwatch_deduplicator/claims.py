@@ -3,8 +3,7 @@
 Two replicas that read two copies of one story at the same moment both send SET NX for the
 same text key; Redis runs them one after the other, so exactly one wins and the other reads
 the winner's value back. Each claim touches one key, so this works on Redis Cluster as is.
-Both scripts are idempotent (a call made again returns what the first returned), which
-:func:`~pactwatch.scripting.evalsha_many` relies on.
+Both scripts run many to a round trip (:func:`~pactwatch.scripting.run_scripts`).
 """
 
 from __future__ import annotations
@@ -12,16 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pactwatch.scripting import Call, evalsha_many
+from pactwatch.scripting import LuaScript, ScriptCall, run_scripts
 from redis.asyncio import Redis
 
 from pactwatch_deduplicator.judging import Candidate
 
 # SET NX then GET inside one script: atomic, and the answer is always the owner's value.
-_CLAIM = """
+_CLAIM = LuaScript("""
 redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
 return redis.call('GET', KEYS[1])
-"""
+""")
 
 
 class RedisClaims:
@@ -31,13 +30,14 @@ class RedisClaims:
         self._redis = redis
         self._prefix = prefix
         self._ttl = ttl_s
-        self._script = redis.register_script(_CLAIM)
 
     async def claim_many(self, claims: Sequence[tuple[str, str]]) -> list[str]:
         if not claims:
             return []
-        calls: list[Call] = [([self._prefix + key], [value, self._ttl]) for key, value in claims]
-        owners = await evalsha_many(self._redis, self._script, calls)
+        calls = [
+            ScriptCall(_CLAIM, [self._prefix + key], [value, self._ttl]) for key, value in claims
+        ]
+        owners = await run_scripts(self._redis, calls)
         return [o.decode() if isinstance(o, bytes) else str(o) for o in owners]
 
 
@@ -46,7 +46,7 @@ class RedisClaims:
 # band. Redis runs scripts one at a time, so of two copies claimed at the same moment by two
 # replicas, the second always sees the first. Band entries older than the window are dropped
 # on the way; every key expires after the window.
-_LSH_CLAIM = """
+_LSH_CLAIM = LuaScript("""
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local window = tonumber(ARGV[3])
@@ -84,7 +84,7 @@ for band in string.gmatch(ARGV[6], '[^,]+') do
   redis.call('PEXPIRE', key, window)
 end
 return out
-"""
+""")
 
 
 class RedisLsh:
@@ -98,7 +98,6 @@ class RedisLsh:
         self._redis = redis
         self._base = f"{prefix}{{lsh}}:"
         self._window_ms = window_s * 1000
-        self._script = redis.register_script(_LSH_CLAIM)
 
     async def claim_many(
         self, claims: Sequence[tuple[str, list[str], bytes]]
@@ -107,8 +106,9 @@ class RedisLsh:
             return []
         # the band keys travel as one argument: packing 53 keys a call cost more than the
         # script itself (they share the {lsh} slot with the declared keys)
-        calls: list[Call] = [
-            (
+        calls = [
+            ScriptCall(
+                _LSH_CLAIM,
                 [f"{self._base}sig:{article_id}", f"{self._base}seq"],
                 [
                     article_id,
@@ -121,7 +121,7 @@ class RedisLsh:
             )
             for article_id, bands, signature in claims
         ]
-        replies = await evalsha_many(self._redis, self._script, calls)
+        replies = await run_scripts(self._redis, calls)
         out = []
         for reply in replies:
             rows = [reply[i : i + 4] for i in range(0, len(reply), 4)]

@@ -33,9 +33,8 @@ from pactwatch.contracts import (
     Alert,
 )
 from pactwatch.metrics import count_alerts
+from pactwatch.scripting import LuaScript, ScriptCall, run_scripts
 from redis.asyncio import Redis
-
-from pactwatch_notifier.scripts import LuaScript, ScriptCall, run_scripts
 
 _PUBLISH_ALERT = LuaScript("""
 local known = redis.call('GET', KEYS[2])

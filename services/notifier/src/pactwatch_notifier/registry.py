@@ -25,9 +25,8 @@ from typing import Any, Protocol
 import orjson
 from pactwatch.contracts import AgreementRecord
 from pactwatch.matching import Known, agreement_key, same_agreement, title_stems
+from pactwatch.scripting import LuaScript, ScriptCall, run_scripts
 from redis.asyncio import Redis
-
-from pactwatch_notifier.scripts import LuaScript, ScriptCall, run_scripts
 
 
 @dataclass(frozen=True)
