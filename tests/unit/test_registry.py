@@ -170,6 +170,19 @@ def test_two_documents_of_one_article_stay_two_even_when_their_subjects_meet() -
     assert b.alert
 
 
+def test_two_agreements_with_the_same_key_keep_two_entries() -> None:
+    # undated and without a subject, two documents of two articles: nothing says they are
+    # one ("memorandum" alone meets nothing), and their keys would be equal
+    registry = MemoryRegistry()
+    undated = record("memorandum of understanding", signed_on=None, status="planned")
+    a, b = resolve_all(registry, [(undated, "x1", "S", False), (undated, "x2", "T", False)])
+    assert a.first
+    assert b.first
+    assert a.key != b.key
+    entries = registry._pairs["KEN-TZA"].values()
+    assert sorted(e["first_article"] for e in entries) == ["x1", "x2"]  # neither replaced
+
+
 @pytest.mark.parametrize(
     ("status", "signed_on", "published", "expected"),
     [

@@ -232,7 +232,10 @@ def decide(
             ),
             None,
         )
-    entry = dict(match) if match else _new_entry(record, parties, article_id)
+    if match is not None:
+        entry = dict(match)
+    else:
+        entry = _new_entry(record, parties, article_id, {e["key"] for e in entries})
     reports = dict(entry.get("reports", {}))
     reports[article_id] = mine
     if len(reports) > _MAX_REPORTS:
@@ -296,10 +299,15 @@ def _fold(title: str) -> str:
 
 
 def _new_entry(
-    record: AgreementRecord, parties: tuple[str, ...], article_id: str
+    record: AgreementRecord, parties: tuple[str, ...], article_id: str, taken: set[str]
 ) -> dict[str, Any]:
+    key = agreement_key(parties, record.kind, record.title, record.signed_on)
+    if key in taken:
+        # another agreement with the same words and date ("memorandum", undated) that was
+        # judged a different one: a key of its own, or it would replace the other's entry
+        key += "~" + hashlib.blake2b(article_id.encode(), digest_size=4).hexdigest()
     return {
-        "key": agreement_key(parties, record.kind, record.title, record.signed_on),
+        "key": key,
         "parties": list(parties),
         "kind": record.kind,
         "title": record.title,
