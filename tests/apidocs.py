@@ -52,6 +52,7 @@ SETTINGS: dict[str, str] = {
     "extractor": "pactwatch_extractor.settings:ExtractorSettings",
     "indexer": "pactwatch_indexer.settings:IndexerSettings",
     "notifier": "pactwatch_notifier.settings:NotifierSettings",
+    "groups (the deployment's init job)": "pactwatch.groups:GroupsSettings",
 }
 """Each settings class, by the service that reads it."""
 CONSUMER_PLACEHOLDER = "{hostname}-{pid}"
