@@ -4,6 +4,7 @@ of a dead consumer's entries, stale consumers, a lost group, Redis errors that s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -92,17 +93,31 @@ def consumer(
     )
 
 
-async def run_until(
-    loop: StreamConsumer[Any], done: Callable[[], Awaitable[bool]], within: float = 20
-) -> None:
+@contextlib.asynccontextmanager
+async def running(
+    loop: StreamConsumer[Any], within: float = 20
+) -> AsyncIterator[asyncio.Task[None]]:
+    """``loop`` running as a task for the block (at most ``within`` seconds), then stopped."""
     task = asyncio.create_task(loop.run())
     try:
         async with asyncio.timeout(within):
-            while not await done():  # noqa: ASYNC110  # the state polled is in Redis
-                await asyncio.sleep(0.05)
+            yield task
     finally:
         loop.stop()
         await asyncio.wait_for(task, 10)
+
+
+async def until(done: Callable[[], bool]) -> None:
+    while not done():  # noqa: ASYNC110  # a test's wait, not a service's loop
+        await asyncio.sleep(0.05)
+
+
+async def run_until(
+    loop: StreamConsumer[Any], done: Callable[[], Awaitable[bool]], within: float = 20
+) -> None:
+    async with running(loop, within):
+        while not await done():  # noqa: ASYNC110  # the state polled is in Redis
+            await asyncio.sleep(0.05)
 
 
 @pytest.mark.anyio
@@ -218,20 +233,12 @@ async def test_a_lost_group_is_recreated_at_zero_and_reading_goes_on(
     async def handler(batch: list[ArticleDeduplicated]) -> None:
         seen.extend(m.article.id for m in batch)
 
-    loop = consumer(redis, handler)
-    task = asyncio.create_task(loop.run())
-    try:
-        async with asyncio.timeout(20):
-            while len(seen) < 2:  # noqa: ASYNC110  # a test's wait, not a service's loop
-                await asyncio.sleep(0.05)
-            await redis.xgroup_destroy(STREAM, GROUP)
-            await publish(redis_url, 1, start=2)
-            # a0, a1 read again from 0 (handlers are idempotent), then a2
-            while len(seen) < 5:  # noqa: ASYNC110  # a test's wait, not a service's loop
-                await asyncio.sleep(0.05)
-    finally:
-        loop.stop()
-        await asyncio.wait_for(task, 10)
+    async with running(consumer(redis, handler)):
+        await until(lambda: len(seen) >= 2)
+        await redis.xgroup_destroy(STREAM, GROUP)
+        await publish(redis_url, 1, start=2)
+        # a0, a1 read again from 0 (handlers are idempotent), then a2
+        await until(lambda: len(seen) >= 5)
     assert seen == ["a0", "a1", "a0", "a1", "a2"]
 
 
@@ -310,8 +317,7 @@ async def test_several_consumers_per_stream_share_the_work_in_one_process(
     await consumers.start()
     try:
         async with asyncio.timeout(20):
-            while len(seen) < 40:  # noqa: ASYNC110  # the handler appends as it goes
-                await asyncio.sleep(0.02)
+            await until(lambda: len(seen) >= 40)
         names = sorted(c["name"].decode() for c in await redis.xinfo_consumers(STREAM, GROUP))
     finally:
         await consumers.stop()
@@ -357,8 +363,7 @@ async def test_redis_out_of_memory_is_waited_out_and_nothing_is_dead_lettered(
         seen.extend(m.article.id for m in batch)
 
     async def memory_freed() -> None:
-        while not attempts:  # noqa: ASYNC110  # a test's wait, not a service's loop
-            await asyncio.sleep(0.05)
+        await until(lambda: bool(attempts))
         await asyncio.sleep(1.0)
         await redis.config_set("maxmemory", 0)
 
@@ -389,12 +394,9 @@ async def test_a_group_that_cannot_be_recreated_yet_is_tried_again(
     async def handler(batch: list[ArticleDeduplicated]) -> None:
         seen.extend(m.article.id for m in batch)
 
-    loop = consumer(redis, handler)
-    task = asyncio.create_task(loop.run())
     try:
-        async with asyncio.timeout(20):
-            while not seen:  # noqa: ASYNC110  # a test's wait, not a service's loop
-                await asyncio.sleep(0.05)
+        async with running(consumer(redis, handler)) as task:
+            await until(lambda: len(seen) >= 1)
             # the group lost, and Redis refusing to create it again (OOM), at one moment
             pipe: Any = redis.pipeline(transaction=True)
             async with pipe:
@@ -405,12 +407,9 @@ async def test_a_group_that_cannot_be_recreated_yet_is_tried_again(
             assert not task.done(), "the consumer stopped instead of waiting"
             await redis.config_set("maxmemory", 0)
             await publish(redis_url, 1, start=1)
-            while len(seen) < 3:  # noqa: ASYNC110  # a test's wait, not a service's loop
-                await asyncio.sleep(0.05)
+            await until(lambda: len(seen) >= 3)
     finally:
         await redis.config_set("maxmemory", 0)
-        loop.stop()
-        await asyncio.wait_for(task, 10)
     assert seen == ["a0", "a0", "a1"]
 
 
