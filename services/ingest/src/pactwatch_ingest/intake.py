@@ -10,10 +10,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pactwatch.contracts import Article
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+)
 
 from pactwatch_ingest.cleaning import clean_body, clean_text, html_to_text, looks_like_html
 from pactwatch_ingest.dating import parse_published
@@ -54,18 +62,25 @@ def no_control_characters(value: str | None) -> str | None:
     return value
 
 
+HttpUrl = Annotated[str | None, AfterValidator(http_url)]
+"""An absolute http(s) URL without control characters, or None."""
+OneLine = Annotated[str | None, AfterValidator(one_line)]
+"""A name put on one line (control characters become spaces), or None."""
+PrintableId = Annotated[str | None, AfterValidator(no_control_characters)]
+
+
 class ArticleIn(BaseModel):
     """An article as a sender submits it."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    id: str | None = Field(
+    id: PrintableId = Field(
         default=None,
         max_length=200,
         description="Optional; derived from the URL or text if absent.",
     )
-    url: str | None = Field(default=None, max_length=4096, description="Where it was published.")
-    source: str | None = Field(default=None, max_length=500, description="The outlet's name.")
+    url: HttpUrl = Field(default=None, max_length=4096, description="Where it was published.")
+    source: OneLine = Field(default=None, max_length=500, description="The outlet's name.")
     published: str | None = Field(
         default=None,
         max_length=100,
@@ -82,21 +97,6 @@ class ArticleIn(BaseModel):
         "source when the fields are absent.",
     )
 
-    @field_validator("url")
-    @classmethod
-    def _absolute_http_url(cls, value: str | None) -> str | None:
-        return http_url(value)
-
-    @field_validator("id")
-    @classmethod
-    def _printable_id(cls, value: str | None) -> str | None:
-        return no_control_characters(value)
-
-    @field_validator("source")
-    @classmethod
-    def _one_line(cls, value: str | None) -> str | None:
-        return one_line(value)
-
     @field_validator("published")
     @classmethod
     def _plausible_year(cls, value: str | None) -> str | None:
@@ -111,25 +111,15 @@ class HtmlIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    url: str | None = Field(
+    url: HttpUrl = Field(
         default=None,
         max_length=4096,
         description="Where the page was published; if absent, the page's canonical URL.",
     )
     html: str = Field(min_length=1, description="The page's HTML.")
-    source: str | None = Field(
+    source: OneLine = Field(
         default=None, max_length=500, description="The outlet's name; else the page's site name."
     )
-
-    @field_validator("url")
-    @classmethod
-    def _absolute_http_url(cls, value: str | None) -> str | None:
-        return http_url(value)
-
-    @field_validator("source")
-    @classmethod
-    def _one_line(cls, value: str | None) -> str | None:
-        return one_line(value)
 
 
 class UnusableItemError(ValueError):
