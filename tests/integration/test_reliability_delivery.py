@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -38,6 +39,8 @@ from redis.exceptions import (
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from tests.support import RedisServer
 
 STREAM = "test.stream"
 GROUP = "tests"
@@ -465,3 +468,30 @@ async def test_entries_held_after_a_transient_error_are_not_claimed_by_a_replica
     assert taken == []
     pending: Any = await redis.xpending_range(STREAM, GROUP, "-", "+", 10)
     assert [(p["consumer"], p["times_delivered"]) for p in pending] == [(b"holder", 1)] * 2
+
+
+@pytest.mark.anyio
+async def test_connections_a_redis_restart_closed_are_replaced_without_an_error(
+    tmp_path: Path,
+) -> None:
+    # redis-py 8.1 hands out a pooled connection the server has closed (the pool's check is
+    # skipped while maintenance notifications are "auto"): without a retry, the first command
+    # on each such connection failed after Redis came back, e.g. a /metrics scrape said down
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    client = connect(server.url)
+    try:
+        # several connections in the pool, as a service holds them
+        await asyncio.gather(*(client.blpop(["nothing"], timeout=0.2) for _ in range(3)))
+        assert len(client.connection_pool._available_connections) == 3
+        server.stop()
+        server.start()
+        await asyncio.sleep(0.1)  # the closed sockets' EOF has reached the event loop
+        assert await client.ping()
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.xlen(STREAM).ping()
+            assert await pipe.execute() == [0, True]
+        assert await client.set("after", "restart")
+    finally:
+        await client.aclose()
+        server.stop()

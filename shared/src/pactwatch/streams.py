@@ -15,6 +15,9 @@ from faststream.redis.parser.binary import BinaryMessageFormatV1
 from faststream.redis.publisher.usecase import StreamPublisher
 from pydantic import BaseModel
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from pactwatch.contracts import CONSUMED_STREAMS
@@ -28,9 +31,19 @@ heartbeat, 15 s by default): redis-py 8 times a read out after 5 s unless told o
 
 
 def connect(url: str) -> Redis:
-    """A raw Redis client for the commands FastStream does not wrap."""
+    """A raw Redis client for the commands FastStream does not wrap.
+
+    A command that meets a closed connection is sent once more on a new one. After Redis
+    restarts, every pooled connection is closed, and redis-py 8.1 hands them out unchecked
+    (its pool skips the check while maintenance notifications are "auto"). A connection that
+    is refused again raises as before; timeouts are never resent.
+    """
     return Redis.from_url(
-        url, health_check_interval=30, socket_keepalive=True, socket_timeout=SOCKET_TIMEOUT_S
+        url,
+        health_check_interval=30,
+        socket_keepalive=True,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        retry=Retry(NoBackoff(), retries=1, supported_errors=(RedisConnectionError,)),
     )
 
 
