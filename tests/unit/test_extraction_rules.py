@@ -256,6 +256,20 @@ def test_a_named_treaty_keeps_its_name_and_kind(extractor: Extractor) -> None:
             "Neighbourliness on Tuesday.",
             "Treaty of Peace, Friendship and Good Neighbourliness",
         ),
+        # a capitalised modifier is part of the name, a lower-case one is not
+        (
+            "Chile and Mexico signed the Comprehensive Economic Partnership Agreement on "
+            "Tuesday.",
+            "Comprehensive Economic Partnership Agreement",
+        ),
+        (
+            "Ghana and Togo signed the Joint Declaration on Border Security on Tuesday.",
+            "Joint Declaration on Border Security",
+        ),
+        (
+            "Ghana and Togo signed a new joint declaration on border security on Tuesday.",
+            "border security",
+        ),
         # a document named after a place, but not one named after its two parties
         ("Spain and Morocco signed the Rabat Declaration on Tuesday.", "Rabat Declaration"),
         (

@@ -292,7 +292,7 @@ def _proper_name(head: Token) -> str | None:
     while start < len(words) - 1 and (
         words[start].lower_ in ("the", "a", "an", "this", "that")
         or words[start].ent_type_ in ("PERSON", "DATE")
-        or words[start].lower_ in lx.NON_SUBJECT_MODIFIERS
+        or (words[start].lower_ in lx.NON_SUBJECT_MODIFIERS and not words[start].is_title)
         or (words[start].i == sent.start and words[start].pos_ not in ("PROPN",))
     ):
         start += 1
