@@ -258,8 +258,7 @@ def test_a_named_treaty_keeps_its_name_and_kind(extractor: Extractor) -> None:
         ),
         # a capitalised modifier is part of the name, a lower-case one is not
         (
-            "Chile and Mexico signed the Comprehensive Economic Partnership Agreement on "
-            "Tuesday.",
+            "Chile and Mexico signed the Comprehensive Economic Partnership Agreement on Tuesday.",
             "Comprehensive Economic Partnership Agreement",
         ),
         (
@@ -357,3 +356,29 @@ def test_evidence_offsets_point_into_the_article(extractor: Extractor) -> None:
     full = f"{title}\n\n{text}"
     (evidence,) = record.evidence[:1]
     assert full[evidence.start : evidence.end].strip() == evidence.sentence
+
+
+def test_a_participle_set_off_after_the_document_is_its_signing(extractor: Extractor) -> None:
+    # the parser hangs "signed" on the main verb; it describes the accord all the same
+    records = extract(
+        extractor,
+        "QUITO, March 14 (Wire) - Under the accord, signed on Tuesday by Ecuadorian and "
+        "Peruvian officials, fishermen from both countries may work the shared waters.",
+    )
+    (record,) = alertable(records)
+    assert record.parties == ("ECU", "PER")
+    assert record.signed_on == "2024-03-12"
+
+
+def test_a_date_after_a_gerund_in_the_subject_is_the_signing_date(extractor: Extractor) -> None:
+    # "on Tuesday" hangs on "deepening", which is part of what the statement is about
+    records = extract(
+        extractor,
+        "MOSCOW, March 14 (Wire) - Russian President Vladimir Putin and his Chinese "
+        "counterpart Xi Jinping signed a joint statement on deepening the comprehensive "
+        "strategic partnership on Tuesday.",
+    )
+    (record,) = alertable(records)
+    assert record.parties == ("CHN", "RUS")
+    assert record.kind == "declaration"
+    assert record.signed_on == "2024-03-12"

@@ -606,6 +606,17 @@ def _clauses_of(head: Token) -> list[Token]:
             node = node.head
         if node.i == head.i:
             out.append(token)
+    # "Under the accord, signed on Tuesday by ...": the parser hangs a participle set off by
+    # a comma on the main verb, but it describes the phrase it follows
+    after = head.doc[head.right_edge.i + 1 : head.right_edge.i + 3]
+    if (
+        len(after) == 2
+        and after[0].text == ","
+        and after[1].tag_ == "VBN"
+        and after[1].dep_ in ("advcl", "acl", "conj")
+        and after[1] not in out
+    ):
+        out.append(after[1])
     return out
 
 
@@ -741,10 +752,17 @@ _CONTENT_PARTICIPLES = frozenset("covering including concerning spanning involvi
 
 
 def _lists_contents(node: Token, mention: Mention) -> bool:
-    """ "five pacts covering energy and trade on Friday": the parser hangs the date on the
-    participle that lists what the documents cover, which is part of the mention."""
+    """ "five pacts covering energy and trade on Friday", "a statement on deepening ties on
+    Tuesday": the parser hangs the date on a participle or gerund that says what the
+    documents cover, which is part of the mention."""
+    if node.dep_ == "acl" and node.head.i == mention.head.i:
+        return node.lower_ in _CONTENT_PARTICIPLES
+    # "a statement on deepening the partnership on Tuesday": a gerund in the subject
     return (
-        node.dep_ == "acl" and node.head.i == mention.head.i and node.lower_ in _CONTENT_PARTICIPLES
+        node.tag_ == "VBG"
+        and node.dep_ == "pcomp"
+        and node.head.dep_ == "prep"
+        and node.head.head.i == mention.head.i
     )
 
 
