@@ -269,6 +269,18 @@ def test_a_named_treaty_keeps_its_name_and_kind(extractor: Extractor) -> None:
             "Ghana and Togo signed a new joint declaration on border security on Tuesday.",
             "border security",
         ),
+        # a hyphenated word inside a name
+        (
+            "Russia and Mongolia signed the Treaty of Good-Neighbourliness and Friendly "
+            "Cooperation on Tuesday.",
+            "Treaty of Good-Neighbourliness and Friendly Cooperation",
+        ),
+        # an infinitive of purpose says what the document is for, without where and when
+        (
+            "Qatar and Bahrain signed an agreement to restore diplomatic relations in Riyadh "
+            "on Tuesday.",
+            "restore diplomatic relations",
+        ),
         # a document named after a place, but not one named after its two parties
         ("Spain and Morocco signed the Rabat Declaration on Tuesday.", "Rabat Declaration"),
         (

@@ -281,7 +281,15 @@ def _proper_name(head: Token) -> str | None:
         )
         # "the Treaty of Friendship, Cooperation and Mutual Assistance"
         listed = nxt.text == "," and _listed_in_name(doc, j + 2, sent.end)
-        if not ((nxt.is_title and nxt.i != sent.start) or linked or listed):
+        # "the Treaty of Good-Neighbourliness and Friendly Cooperation"
+        hyphened = (
+            nxt.text in ("-", "–")
+            and not nxt.whitespace_
+            and doc[j].is_title
+            and j + 2 < sent.end
+            and _name_word(doc[j + 2])
+        )
+        if not ((nxt.is_title and nxt.i != sent.start) or linked or listed or hyphened):
             break
         j += 1
     while j > head.i and (doc[j].lower_ in _NAME_LINKS or doc[j].text == ","):
@@ -429,24 +437,37 @@ _SUBJECT_VERBS = frozenset(
 
 
 def _clause_subject(head: Token) -> str:
-    """The object of a relative or infinitive clause of the mention, as its subject."""
+    """The object of a relative or infinitive clause of the mention, as its subject; else an
+    infinitive clause of purpose itself ("an agreement to restore diplomatic relations")."""
     for clause in head.children:
         if clause.dep_ not in ("relcl", "acl") or clause.lower_ not in _SUBJECT_VERBS:
             continue
         objects = [c for c in clause.children if c.dep_ == "dobj"]
         if objects:
             return _strip_field(_without_clauses(objects[0]))
+    for clause in head.children:
+        if (
+            clause.dep_ == "acl"
+            and clause.tag_ == "VB"
+            and any(c.dep_ == "aux" and c.lower_ == "to" for c in clause.children)
+        ):
+            objects = [c for c in clause.children if c.dep_ == "dobj"]
+            if objects:
+                verb = " ".join(
+                    [clause.text, *(c.text for c in clause.children if c.dep_ == "prt")]
+                )
+                return f"{verb} {_strip_field(_without_clauses(objects[0]))}"
     return ""
 
 
 def _without_clauses(token: Token) -> str:
-    """The words of a phrase without its relative and participle clauses, and without the
+    """The words of a phrase without the relative and participle clauses in it, and without the
     phrases that say where, when or between whom it was signed ("security cooperation in
     Kyiv on Friday", "maritime zones between the two countries"): they are not its subject."""
     cut = {
         t.i
         for c in token.subtree
-        if c.dep_ in ("acl", "relcl") or _circumstance(c)
+        if c.i != token.i and (c.dep_ in ("acl", "relcl") or _circumstance(c))
         for t in c.subtree
     }
     words = [t for t in token.subtree if t.i not in cut]
