@@ -394,3 +394,26 @@ def test_a_date_after_a_gerund_in_the_subject_is_the_signing_date(extractor: Ext
     assert record.parties == ("CHN", "RUS")
     assert record.kind == "declaration"
     assert record.signed_on == "2024-03-12"
+
+
+def test_a_count_of_signings_over_past_years_is_not_news(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "DOHA, March 14 (Wire) - Kuwait and Oman have signed 14 agreements over the past "
+        "three years, the ambassador told reporters on Tuesday.",
+    )
+    assert records
+    assert not alertable(records)
+    assert all(r.status == "past_reference" for r in records)
+
+
+def test_a_country_opening_an_unknown_company_name_is_not_a_party(extractor: Extractor) -> None:
+    # the model knows neither company: "Saudi" names Aramco's nationality, not a signatory
+    records = extract(
+        extractor,
+        "RIYADH, March 14 (Wire) - Saudi Aramco and France's TotalEnergies signed a "
+        "memorandum of understanding on a petrochemical complex on Monday.",
+    )
+    (record,) = records
+    assert "SAU" not in record.parties
+    assert not record.alertable

@@ -853,6 +853,15 @@ def _modifies_org(token: Token) -> bool:
     if token.ent_type_ == "GPE" and _state_body(token.head):
         return False  # "Tanzania's government", "Kenya's Ministry of Trade": the state itself
     head = token.head
+    if (
+        token.dep_ == "compound"
+        and head.pos_ == "PROPN"
+        and not head.ent_type_
+        and not lx.OFFICES.fullmatch(head.text)
+        and not _state_body(head)
+        and not any(t.ent_type_ == "PERSON" for t in head.subtree)
+    ):
+        return True  # "Saudi Aramco": a name the model did not know, that a country opens
     for _ in range(3):
         if head.ent_type_ == "ORG" or head.lower_ in ("group", "company", "firm", "corporation"):
             return True

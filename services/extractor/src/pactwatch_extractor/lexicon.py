@@ -188,7 +188,8 @@ PAST_PHRASES = re.compile(
     r"reactivat\w*|renew|renews|renewed|renewing|renewals?|in force since|preamble|recall\w*|"
     r"cites?|cited|last year|years ago|decades? ago|since then|back in|was signed in|"
     r"signed in (?:19|20)\d\d|of (?:19|20)\d\d|regularis\w*|instruments of ratification|"
-    r"similar accords?|similar agreements?|following similar|landmark|historic)\b",
+    r"similar accords?|similar agreements?|following similar|landmark|historic|"
+    r"(?:in|over|during) the (?:last|past) (?:\w+ )?(?:years|decades))\b",
     re.I,
 )
 # "historic"/"landmark" describe new signings as often as old ones; weak past cues.
