@@ -146,6 +146,12 @@ def test_a_batch_mixing_good_and_bad_articles_keeps_the_order(extractor: Extract
         ("signed on 9 February 1994", date(2021, 6, 16), "1994-02-09"),
         ("signed last year", date(2022, 3, 1), "2021"),
         ("signed in late November 2019", date(2020, 8, 6), "2019"),
+        # 2021-06-15 is a Tuesday: "last Tuesday" is a week before, never the same day
+        ("signed last Tuesday", date(2021, 6, 15), "2021-06-08"),
+        ("signed last Monday", date(2021, 6, 15), "2021-06-14"),
+        ("signed on Friday last week", date(2021, 6, 15), "2021-06-11"),
+        ("to be signed next Tuesday", date(2021, 6, 15), "2021-06-22"),
+        ("to be signed on Monday next week", date(2021, 6, 15), "2021-06-21"),
     ],
 )
 def test_dates_resolve_against_the_article_date(text: str, reference: date, expected: str) -> None:

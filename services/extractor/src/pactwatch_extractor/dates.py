@@ -61,7 +61,14 @@ _PATTERNS = [
     ("my", re.compile(rf"\b{_MONTH}\s+(?:of\s+)?{_YEAR}\b", re.I)),
     ("last_month", re.compile(rf"\blast\s+{_MONTH}\b", re.I)),
     ("in_month", re.compile(rf"\b(?:in|since|until)\s+(?:early\s+|late\s+|mid-)?{_MONTH}\b", re.I)),
-    ("weekday", re.compile(rf"\b(?:on\s+|last\s+|this\s+)?{_WEEKDAY}\b", re.I)),
+    (
+        "weekday",
+        re.compile(
+            rf"\b(?:(?P<wprefix>on|last|this|next)\s+)?{_WEEKDAY}\b"
+            r"(?:\s+(?P<wweek>last|next)\s+week\b)?",
+            re.I,
+        ),
+    ),
     (
         "years_ago",
         re.compile(
@@ -215,6 +222,17 @@ def _resolve_one(kind: str, m: re.Match[str], ref: date, future: bool) -> str | 
         if g["weekday"].lower() == "may":
             return None
         target = WEEKDAYS[g["weekday"].lower()]
+        prefix, week = (g["wprefix"] or "").lower(), (g["wweek"] or "").lower()
+        if week:
+            # "Thursday last week", "Monday next week": that day of the week before or after
+            monday = ref - timedelta(days=ref.weekday())
+            shift = -7 if week == "last" else 7
+            return (monday + timedelta(days=shift + target)).isoformat()
+        if prefix == "last":
+            # "last Thursday", said on a Thursday, is a week ago, never today
+            return (ref - timedelta(days=(ref.weekday() - target - 1) % 7 + 1)).isoformat()
+        if prefix == "next":
+            return (ref + timedelta(days=(target - ref.weekday() - 1) % 7 + 1)).isoformat()
         if future:
             delta = (target - ref.weekday()) % 7
             return (ref + timedelta(days=delta)).isoformat()
