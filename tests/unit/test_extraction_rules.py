@@ -417,3 +417,40 @@ def test_a_country_opening_an_unknown_company_name_is_not_a_party(extractor: Ext
     (record,) = records
     assert "SAU" not in record.parties
     assert not record.alertable
+
+
+@pytest.mark.parametrize("joint", ["including on", "including ones on", "covering"])
+def test_a_list_set_off_after_a_package_gives_one_record_per_item(
+    extractor: Extractor, joint: str
+) -> None:
+    records = extract(
+        extractor,
+        "DHAKA, March 14 (Wire) - Nepal and India signed six memoranda of understanding on "
+        f"Tuesday, {joint} hydropower, digital payments and fertiliser supply.",
+    )
+    titles = sorted(r.title for r in alertable(records))
+    assert titles == ["digital payments", "fertiliser supply", "hydropower"]
+
+
+def test_a_list_of_documents_of_several_kinds_keeps_each_kind(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "BAKU, March 14 (Wire) - Azerbaijan and Kazakhstan signed a dozen documents on Monday, "
+        "including protocols on customs and tourism, a memorandum on education, and agreements "
+        "on transit.",
+    )
+    kinds = sorted((r.kind, r.title) for r in alertable(records))
+    assert kinds == [
+        ("agreement", "transit"),
+        ("memorandum", "education"),
+        ("protocol", "customs and tourism"),
+    ]
+
+
+def test_a_list_of_countries_after_a_package_is_not_its_items(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "NAIROBI, March 14 (Wire) - Kenya signed trade agreements with several neighbours on "
+        "Monday, including Uganda, Rwanda and Burundi.",
+    )
+    assert not any(r.title in ("Uganda", "Rwanda", "Burundi") for r in records)

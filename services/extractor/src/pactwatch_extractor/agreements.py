@@ -1602,8 +1602,30 @@ def _expand_same_sentence(draft: Draft, m: Mention, drafts: list[Draft]) -> None
                 + [child.right_edge.i + 1]
             )
             text = head.doc[child.i + 1 : end].text
+    sent = draft.sentence
+    after = head.doc[head.i + 1 : sent.end]
+    listed = _LISTED_AFTER.search(after.text)
+    if listed:
+        # "seven memoranda on Tuesday, including on rail, payments and ocean research"; not a
+        # list of countries or people ("... with several countries, including Kenya and Togo")
+        start = after.start_char + listed.start(1)
+        names = any(
+            e.start_char >= start and e.label_ in ("GPE", "NORP", "PERSON", "ORG")
+            for e in sent.ents
+        )
+        text = strip_attribution(listed.group(1))
+        # "protocols on A and B, a protocol on C, and agreements on D": one item per document
+        # word, each of its own kind; else the enumeration's items
+        by_kind = [k.strip(" ,") for k in _KIND_LIST.split(text) if k.strip(" ,")]
+        items = by_kind if len(by_kind) >= 2 else split_items(text)
+        if names:
+            return
+        if len(items) >= 2:
+            for item in items:
+                _add_item(drafts, draft, item)
+            return
     one_of = re.search(
-        r",\s*(?:including|one of (?:them|which))\s+(?:one\s+)?(.+?)(?:,|$)", draft.sentence.text
+        r",\s*(?:including|one of (?:them|which))\s+(?:one\s+)?(.+?)(?:,|$)", sent.text
     )
     if one_of:
         _add_item(drafts, draft, one_of.group(1), level=0)
@@ -1615,6 +1637,17 @@ def _expand_same_sentence(draft: Draft, m: Mention, drafts: list[Draft]) -> None
                 _add_item(drafts, draft, item)
 
 
+_LISTED_AFTER = re.compile(
+    r",\s*(?:including|covering|concerning)\s+(?:(?:ones|those|documents|deals|agreements|"
+    r"memoranda|accords|pacts|texts)\s+)?(?:on\s+|in\s+|for\s+)?(.+)$",
+    re.I,
+)
+"""A list set off after the package: ", including (ones) on A, B and C"."""
+_KIND_LIST = re.compile(
+    r",\s*(?:and\s+)?(?=(?:an?\s+)?(?:protocols?|agreements?|memorand\w+|mous?|accords?|"
+    r"treat(?:y|ies)|deals?|conventions?)\s+(?:on|for|in)\b)",
+    re.I,
+)
 _REFERS_TO_PACKAGE = re.compile(
     r"^\s*(?:The|These|Those|Both|All|Its|Their)?\s*(?:(?:\w+|\d+)\s+)?(?:other\s+)?"
     r"(?P<noun>agreements|accords|memoranda|memorandums|mous|pacts|deals|documents|instruments|"
