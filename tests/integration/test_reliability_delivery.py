@@ -489,7 +489,8 @@ async def test_connections_a_redis_restart_closed_are_replaced_without_an_error(
         await asyncio.sleep(0.1)  # the closed sockets' EOF has reached the event loop
         assert await client.ping()
         async with client.pipeline(transaction=False) as pipe:
-            pipe.xlen(STREAM).ping()
+            pipe.xlen(STREAM)
+            pipe.ping()
             assert await pipe.execute() == [0, True]
         assert await client.set("after", "restart")
     finally:
