@@ -188,6 +188,9 @@ def test_two_agreements_with_the_same_key_keep_two_entries() -> None:
     [
         ("signed", "2021-06-15", date(2021, 6, 15), "signed"),
         ("signed", None, date(2021, 6, 15), "signed"),
+        # as fresh as the extractor reads it: six days old is news, a week old is background
+        ("signed", "2021-06-09", date(2021, 6, 15), "signed"),
+        ("signed", "2021-06-08", date(2021, 6, 15), "earlier"),
         ("past_reference", "2021-06-15", date(2021, 10, 27), "earlier"),
         ("past_reference", "1921-10-13", date(2021, 6, 16), None),
         ("past_reference", "2021", date(2021, 10, 27), None),

@@ -69,6 +69,10 @@ Kind = Literal[
 ]
 Status = Literal["signed", "planned", "past_reference", "cancelled"]
 Freshness = Literal["signed", "earlier"]
+FRESH_DAYS = 6
+"""A signing dated at most this many days before its article is news as it happens; one a week
+or more before ("a week after their ministers signed ...") is background: the extractor
+records it as a past reference, the notifier alerts it as ``earlier`` within its look-back."""
 
 
 class Contract(BaseModel):

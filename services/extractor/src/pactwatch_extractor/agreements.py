@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from pactwatch.contracts import AgreementRecord, Evidence, Signatory
+from pactwatch.contracts import FRESH_DAYS, AgreementRecord, Evidence, Signatory
 from pactwatch.matching import dates_compatible, stems_meet, title_stems
 from spacy.tokens import Doc, Span, Token
 
@@ -43,10 +43,6 @@ from pactwatch_extractor.gazetteer import (
     is_ambiguous,
     non_state_pattern,
 )
-
-FRESH_DAYS = 6
-"""A signing dated more than this before the article is a reference to the past ("a week
-after their ministers signed" is background to the week's news)."""
 
 _ITEM_SPLIT_OXFORD = re.compile(r",\s*(?:and|as well as|plus)\s+|,\s+(?![^()]*\))")
 _BULLET = re.compile(

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from pactwatch.contracts import FRESH_DAYS
+
 MONTHS = {
     "january": 1,
     "jan": 1,
@@ -93,10 +95,6 @@ _PATTERNS = [
     ),
     ("bare_year", re.compile(rf"(?<![\d-]){_YEAR}(?![\d-])")),
 ]
-
-
-FRESH_DAYS = 7
-"""Within this many days before the article, a signing is news; earlier, a reference back."""
 
 
 @dataclass(frozen=True)

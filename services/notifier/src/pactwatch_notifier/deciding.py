@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from pactwatch.contracts import AgreementRecord, Freshness
-
-FRESH_DAYS = 7
-"""A signing dated within this many days of the article is reported as it happens."""
+from pactwatch.contracts import FRESH_DAYS, AgreementRecord, Freshness
 
 
 def _parse(signed_on: str | None) -> date | None:
