@@ -454,3 +454,25 @@ def test_a_list_of_countries_after_a_package_is_not_its_items(extractor: Extract
         "Monday, including Uganda, Rwanda and Burundi.",
     )
     assert not any(r.title in ("Uganda", "Rwanda", "Burundi") for r in records)
+
+
+def test_a_named_document_listed_after_a_package_is_recorded(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "BAKU, March 14 (Wire) - Azerbaijan responded by announcing it would hold in abeyance "
+        "its part in all bilateral agreements with Georgia, including the 1996 Tbilisi "
+        "Protocol.",
+    )
+    assert any("Tbilisi Protocol" in r.title for r in records)
+    assert not alertable(records)
+
+
+def test_a_signing_participle_takes_the_time_of_its_clause(extractor: Extractor) -> None:
+    records = extract(
+        extractor,
+        "TOKYO, March 14 (Wire) - Japan and Mongolia raised their ties to a strategic "
+        "partnership on Tuesday, signing a bi-national commission agreement.",
+    )
+    (record,) = alertable(records)
+    assert record.signed_on == "2024-03-12"
+    assert record.title == "bi-national commission"

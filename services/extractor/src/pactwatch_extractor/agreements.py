@@ -400,7 +400,12 @@ def _subject_title(head: Token, lefts: Sequence[Token]) -> str:
     # "a military cooperation agreement": "military cooperation"; "a cooperation agreement"
     # alone says nothing of its subject
     if any(t.lower_ not in _SUBJECT_SUFFIXES for t in mods):
-        return " ".join(t.text for t in mods)
+        # as written: "bi-national commission", not "bi - national commission"
+        words = []
+        for t, following in zip(mods, [*mods[1:], None], strict=True):
+            gap = t.whitespace_ if following is not None and following.i == t.i + 1 else " "
+            words.append(t.text + gap)
+        return "".join(words).strip()
     return _verb_subject(head) or _clause_subject(head)
 
 
@@ -756,7 +761,10 @@ def attached_dates(
             if node.pos_ in ("VERB",) and node.i != verb.i and not _lists_contents(node, mention):
                 # a date on another verb ("said on Saturday") is not the signing date,
                 # unless that verb only governs the signing ("witnessed the signing")
-                if verb.head.i == node.i and verb.pos_ == "NOUN":
+                # ("met on Monday, signing five agreements": the participle's time is its verb's)
+                if verb.head.i == node.i and (
+                    verb.pos_ == "NOUN" or (verb.tag_ == "VBG" and verb.dep_ == "advcl")
+                ):
                     out.append(f)
                 break
             if node.head.i == node.i:
@@ -1614,9 +1622,10 @@ def _expand_same_sentence(draft: Draft, m: Mention, drafts: list[Draft]) -> None
         # word, each of its own kind; else the enumeration's items
         by_kind = [k.strip(" ,") for k in _KIND_LIST.split(text) if k.strip(" ,")]
         items = by_kind if len(by_kind) >= 2 else split_items(text)
-        if names:
+        documents = any(w.lower() in lx.DOC_WORDS for w in re.findall(r"[\w-]+", text))
+        if names and not documents:
             return
-        if len(items) >= 2:
+        if len(items) >= 2 and not names:
             for item in items:
                 _add_item(drafts, draft, item)
             return
