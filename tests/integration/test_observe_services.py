@@ -336,3 +336,13 @@ def test_status_needs_no_service_and_fails_clearly_without_redis(tmp_path: Path)
     assert "pactwatch status: cannot read redis://:***@127.0.0.1:1/0" in done.stderr
     assert "pw@" not in done.stderr
     assert done.stdout == ""
+
+
+def test_each_replica_names_its_service_for_the_replica_count(observed: dict[str, Any]) -> None:
+    # the dashboard counts replicas by this gauge, whatever the scrape job is called
+    for name in ("deduplicator", "indexer"):
+        found = scrape(observed[name])
+        infos = {
+            labels: v for (metric, labels), v in found.items() if metric == "pactwatch_service_info"
+        }
+        assert infos == {(("service", name),): 1.0}

@@ -23,6 +23,7 @@ METRICS = {
     "pactwatch_dlq_size": {"stream"},
     "pactwatch_alerts_total": {"channel"},
     "pactwatch_webhook_deliveries_total": {"outcome"},
+    "pactwatch_service_info": {"service"},
 }
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
 PROMETHEUS: dict[str, Any] = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())

@@ -15,6 +15,9 @@ the service consumes, so that they are never stale and cost nothing between scra
 - ``pactwatch_stream_length{stream}``, ``pactwatch_dlq_size{stream}`` (the length of
   ``<stream>.dlq``, labelled with the stream whose dead letters it holds);
 - ``pactwatch_redis_up``: 1 when the scrape could read Redis, else 0 (and no Redis gauges);
+- ``pactwatch_service_info{service}``: 1 from every running replica; ``count by (service)``
+  counts the replicas Prometheus reaches, whatever the scrape job is called (compose's DNS
+  jobs or Kubernetes pod annotations);
 - ``pactwatch_alerts_total{channel}``: alerts sent, per channel (``stream``, ``pubsub``,
   ``webhook``, ``sse``); ``pactwatch_webhook_deliveries_total{outcome}``: webhook attempts,
   per outcome (``delivered``, ``failed``: retried later, ``dead``: given up).
@@ -222,5 +225,17 @@ async def exposition(redis: Redis, watched: Sequence[tuple[str, str]]) -> bytes:
         except Exception as exc:
             log.warning("metrics.redis_unreadable", error=f"{type(exc).__name__}: {exc}")
     snapshot = _Snapshot(backlog, watched) if watched else None
-    body = generate_latest(REGISTRY)
+    body = generate_latest(REGISTRY) + generate_latest(_ServiceInfo())
     return body + generate_latest(snapshot) if snapshot is not None else body
+
+
+class _ServiceInfo:
+    """``pactwatch_service_info{service}`` 1: this replica, named as its logs name it."""
+
+    def collect(self) -> Iterable[Metric]:
+        service = str(structlog.contextvars.get_contextvars().get("service", "unknown"))
+        info = GaugeMetricFamily(
+            "pactwatch_service_info", "1 from each running replica.", labels=["service"]
+        )
+        info.add_metric([service], 1)
+        yield info
